@@ -1,0 +1,133 @@
+"""Simple reference selectors: the weakest class, uniform random, and a probing oracle.
+
+* :class:`WeakestSelector` replays the class the network currently classifies worst (it reads
+  ``info["class_accuracy"]``, which every step's info carries);
+* :class:`RandomSelector` replays a uniformly random class;
+* :class:`OracleSelector` (privileged) probes every class each step and replays the best one.
+
+Ties are broken at random with the episode's ``rng``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from replay_gym.agents.base import Selector
+
+__all__ = ["OracleSelector", "RandomSelector", "WeakestSelector"]
+
+
+class WeakestSelector(Selector):
+    """Replay the class with the lowest validation accuracy (``info["class_accuracy"]``).
+
+    Ties between equally weak classes are broken uniformly at random with the episode's ``rng``
+    (accuracies are counts over a small validation set, so ties are common). ``preferences()`` is
+    the per-class error ``1 - accuracy`` from the latest info.
+    """
+
+    name = "weakest"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._accuracy: np.ndarray | None = None
+
+    def begin_episode(
+        self, env: gym.Env, obs: np.ndarray, info: dict[str, Any], rng: np.random.Generator
+    ) -> None:
+        """Remember the starting accuracies (if the reset info has them)."""
+        super().begin_episode(env, obs, info, rng)
+        self._accuracy = _accuracy(info, self.n_actions) if "class_accuracy" in info else None
+
+    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
+        """The class with the lowest accuracy in ``info``, ties at random."""
+        acc = _accuracy(info, self.n_actions)
+        self._accuracy = acc
+        weakest = np.flatnonzero(acc == acc.min())
+        return int(weakest[0]) if weakest.size == 1 else int(self.rng.choice(weakest))
+
+    def observe(
+        self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]
+    ) -> None:
+        """Remember the latest accuracies (for :meth:`preferences`)."""
+        self._accuracy = _accuracy(info, self.n_actions)
+
+    def preferences(self) -> np.ndarray | None:
+        """Per-class error ``1 - accuracy`` (higher = more likely replayed), or None before any."""
+        return None if self._accuracy is None else 1.0 - self._accuracy
+
+
+class RandomSelector(Selector):
+    """Replay a uniformly random class each step (``preferences()``: the uniform probabilities)."""
+
+    name = "random"
+
+    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
+        """A class drawn uniformly with the episode's ``rng``."""
+        return int(self.rng.integers(self.n_actions))
+
+    def preferences(self) -> np.ndarray:
+        """The uniform distribution over classes."""
+        return np.full(self.n_actions, 1.0 / self.n_actions) if self.n_actions else np.ones(0)
+
+
+class OracleSelector(Selector):
+    """PRIVILEGED: probe every class each step and replay the one with the largest reward.
+
+    Each step calls ``env.unwrapped.probe(c)`` for every class ``c`` (``n_classes`` probes per
+    step, each costing one replay step and its validation pass without changing state) and
+    replays the class whose probed reward is largest; ties are broken uniformly at random with
+    the episode's ``rng``. It reads the environment's state, so ``privileged = True``: its
+    results are a ceiling for *greedy one-step* selection, not a comparable agent (and not an
+    optimum over whole nights: the best next batch need not start the best sequence).
+    ``preferences()`` are the last probed rewards.
+    """
+
+    name = "oracle"
+    privileged = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._env: gym.Env | None = None
+        self._probed: np.ndarray | None = None
+
+    def begin_episode(
+        self, env: gym.Env, obs: np.ndarray, info: dict[str, Any], rng: np.random.Generator
+    ) -> None:
+        """Keep the environment to probe.
+
+        Raises:
+            TypeError: If the environment has no ``probe`` method.
+        """
+        super().begin_episode(env, obs, info, rng)
+        if not callable(getattr(env.unwrapped, "probe", None)):
+            raise TypeError(
+                "OracleSelector needs env.unwrapped.probe(action), which this env lacks"
+            )
+        self._env = env
+        self._probed = None
+
+    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
+        """Probe every class and return the best (ties at random)."""
+        if self._env is None:
+            raise RuntimeError("OracleSelector.select called before begin_episode")
+        probe = self._env.unwrapped.probe  # type: ignore[attr-defined]
+        rewards = np.array([float(probe(c)) for c in range(self.n_actions)])
+        self._probed = rewards
+        best = np.flatnonzero(rewards == rewards.max())
+        return int(best[0]) if best.size == 1 else int(self.rng.choice(best))
+
+    def preferences(self) -> np.ndarray | None:
+        """The rewards probed at the last :meth:`select` (None before the first)."""
+        return None if self._probed is None else self._probed.copy()
+
+
+def _accuracy(info: dict[str, Any], n: int) -> np.ndarray:
+    """``info["class_accuracy"]`` as a float array of length ``n``."""
+    if "class_accuracy" not in info:
+        raise KeyError("WeakestSelector needs info['class_accuracy'] (per-class accuracy)")
+    acc = np.asarray(info["class_accuracy"], dtype=np.float64).reshape(-1)
+    if acc.size != n:
+        raise ValueError(f"info['class_accuracy'] has {acc.size} entries, expected {n}")
+    return acc

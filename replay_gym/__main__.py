@@ -1,0 +1,107 @@
+"""Command line: ``python -m replay_gym {run,train-sb3,pretrain} [--help]``.
+
+``--preset NAME`` picks the base environment configuration; every other flag (``--env.days 3``,
+``--env.learner.lr 1e-3``) changes a single setting on top of it, and ``--help`` shows the
+preset's values as defaults.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tyro
+
+from replay_gym.config import PRESETS, preset
+
+USAGE = """usage: python -m replay_gym COMMAND [--help]
+
+commands:
+  run        run a condition or selector for several seeds (writes a run directory)
+  train-sb3  train a Stable-Baselines3 agent on ReplaySelect-v0 and save it
+  pretrain   pretrain the scaled VGG-16 base of the embedded default
+"""
+
+
+def _preset_name(argv: Sequence[str]) -> str:
+    """The value of ``--preset`` in ``argv`` (default ``default``), checked early."""
+    name = "default"
+    for i, arg in enumerate(argv):
+        if arg == "--preset" and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif arg.startswith("--preset="):
+            name = arg.split("=", 1)[1]
+    if name not in PRESETS:
+        raise SystemExit(f"error: unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return name
+
+
+def _with_preset(cls: type, argv: Sequence[str]) -> Any:
+    """Defaults of ``cls`` with its ``env`` taken from the preset named in ``argv``."""
+    name = _preset_name(argv)
+    return cls(preset=name, env=preset(name))
+
+
+def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any], Any]]]:
+    """COMMAND -> (parse argv into args, run args). Imports stay lazy for a quick ``--help``."""
+
+    def parse_run(argv: Sequence[str]) -> Any:
+        from replay_gym.runner import RunArgs
+
+        return tyro.cli(RunArgs, default=_with_preset(RunArgs, argv), args=argv,
+                        prog="python -m replay_gym run")
+
+    def do_run(args: Any) -> Any:
+        from replay_gym.runner import run
+
+        return run(args)
+
+    def parse_sb3(argv: Sequence[str]) -> Any:
+        from replay_gym.agents.sb3 import TrainSB3Args
+
+        return tyro.cli(TrainSB3Args, default=_with_preset(TrainSB3Args, argv), args=argv,
+                        prog="python -m replay_gym train-sb3")
+
+    def do_sb3(args: Any) -> Any:
+        from replay_gym.agents.sb3 import train_sb3
+
+        return train_sb3(args)
+
+    def parse_pretrain(argv: Sequence[str]) -> Any:
+        from replay_gym.learner.pretrain import PretrainArgs
+
+        return tyro.cli(PretrainArgs, args=argv, prog="python -m replay_gym pretrain")
+
+    def do_pretrain(args: Any) -> Any:
+        from replay_gym.learner.pretrain import pretrain
+
+        return pretrain(args)
+
+    return {
+        "run": (parse_run, do_run),
+        "train-sb3": (parse_sb3, do_sb3),
+        "pretrain": (parse_pretrain, do_pretrain),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Entry point of ``python -m replay_gym`` and the ``replay-gym`` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = _commands()
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return None
+    command, rest = argv[0], argv[1:]
+    if command not in commands:
+        raise SystemExit(f"error: unknown command {command!r}\n\n{USAGE}")
+    parse, execute = commands[command]
+    args = parse(rest)
+    try:
+        return execute(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from error
+
+
+if __name__ == "__main__":
+    main()

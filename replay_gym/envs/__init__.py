@@ -1,0 +1,5 @@
+"""Environments."""
+
+from replay_gym.envs.replay_select import ReplaySelectionEnv
+
+__all__ = ["ReplaySelectionEnv"]

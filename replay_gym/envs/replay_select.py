@@ -1,0 +1,361 @@
+"""ReplaySelect: pick the class a VGG-16 replays at night, rewarded by a validation chi-square."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from replay_gym.config import EnvConfig, apply_overrides
+from replay_gym.config import preset as preset_config
+from replay_gym.data import load_dataset
+from replay_gym.learner.cortex import Learner
+from replay_gym.learner.weights import load_base_state
+from replay_gym.metrics import chi_square, class_accuracy, confusion_matrix, overall_accuracy
+from replay_gym.samplers import Sampler, make_sampler
+
+
+class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
+    """Choose which class a VGG-16 replays at night; the reward is the validation chi-square drop.
+
+    ## Description
+
+    Barry & Love's model of sleep replay (PLOS Comp. Biol. 2023, "A neural network account of
+    memory replay and knowledge consolidation") as a selection problem. A VGG-16 ("cortex")
+    learns new image classes over *days*, one epoch of augmented real images each. After every
+    day comes a *night*: the network is cut at one max-pool layer, a multivariate normal is
+    fitted per class to the day's activations there, and generated activations are trained
+    through the part above the cut. The agent plays the "hippocampus": at each night step it
+    picks the class whose generated batch is replayed next.
+
+    ## Action Space
+
+    `Discrete(n_classes)`: the class whose batch (`learner.batch_size` samples, 36 in the paper)
+    is drawn from the sampler and replayed.
+
+    ## Observation Space
+
+    `Box(shape=(3 * n_classes + 2,), dtype=float32)`, in order:
+
+    | slice | meaning | range |
+    |---|---|---|
+    | `[0, n)` | validation accuracy of each class now | [0, 1] |
+    | `[n, 2n)` | change of each class's validation accuracy since the night began | [-1, 1] |
+    | `[2n, 3n)` | each class's share of this night's replays so far (0 before any) | [0, 1] |
+    | `3n` | progress through the night: steps done / steps per night | [0, 1] |
+    | `3n + 1` | progress through the course: (day - 1 + night progress) / days | [0, 1] |
+
+    ## Rewards
+
+    chi2 before the step minus chi2 after it on the validation set, with
+    chi2 = sum_c (correct_c - n_c)^2 / n_c (n_c: validation images of class c): positive when
+    replay helped. A day's training changes chi2 too; that change is reported as
+    `info["day_end"]["chi2_drop"]`, not rewarded. The first step of a night starts from the
+    value after that day's training.
+
+    ## Starting State
+
+    `reset(seed)` builds a fresh learner from the pretrained conv base with a new head, trains
+    day 1, fits the sampler and returns the state at the start of night 1.
+
+    ## Episode End
+
+    A night ends after `steps_per_night` steps (325 in the paper). The env then trains the next
+    day (on real images, or on generated replay after `real_days`) and refits the sampler; the
+    step that did so carries `info["night_end"]` and `info["day_end"]`. The episode terminates
+    when the last night ends. It is never truncated.
+
+    ## Info
+
+    Always: `chi2`, `class_accuracy` (validation, per class), `day` (1-based), `night_step`
+    (steps done this night). After `reset` and any step that ends a night or a day, also
+    `test_accuracy` and `test_class_accuracy` of the current network, and on such steps
+    `night_end` (the finished night: `day`, `steps`, `replay_counts`, `chi2`, `class_accuracy`,
+    `test_accuracy`, `test_class_accuracy`) and, unless the episode ended, `day_end` (the new
+    day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop`, `class_accuracy`,
+    `val_accuracy`, `test_accuracy`, `test_class_accuracy`).
+
+    ## Arguments
+
+    ```python
+    import gymnasium as gym
+    import replay_gym
+    env = gym.make("ReplaySelect-v0")                   # embedded default, runs on a CPU
+    env = gym.make("ReplaySelect-v0", preset="smoke")   # tiny, for tests
+    env = gym.make("ReplaySelect-v0", preset="paper", root="/data/imagenet-fall11")
+    env = gym.make("ReplaySelect-v0", days=3, replay_layer=5, adam_eps=1e-8)
+    ```
+
+    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "paper") gives the base
+    configuration; keyword overrides change single settings: an `EnvConfig` field, a section dict
+    (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+
+    Beyond `step`, two primitives serve fixed schedules: `replay_batch(x, y)` trains one
+    mixed-class batch of replay activations as a step, and `end_night()` ends the night
+    without (further) replay. `probe(action)` returns the reward `step(action)` would give now
+    and changes nothing.
+
+    >>> import gymnasium as gym, replay_gym
+    >>> env = gym.make("ReplaySelect-v0", preset="smoke")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, info["day"], info["night_step"]
+    ((14,), 1, 0)
+    >>> obs, reward, terminated, truncated, info = env.step(2)
+    >>> info["night_step"], terminated
+    (1, False)
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self, config: EnvConfig | None = None, *, preset: str = "default", **overrides: Any
+    ) -> None:
+        base = config if config is not None else preset_config(preset)
+        self.config = apply_overrides(base, **overrides) if overrides else base
+        self.config.validate()
+        self.layer = self.config.replay_layer
+        self.data = load_dataset(self.config.data, self.config.learner.input_size)
+        self.n_classes = self.data.n_classes
+        self.night_length = self.config.night_length
+        self._base_state = load_base_state(self.config.learner)
+
+        n = self.n_classes
+        low = np.concatenate([np.zeros(n), -np.ones(n), np.zeros(n + 2)]).astype(np.float32)
+        self.observation_space = spaces.Box(low=low, high=np.ones(3 * n + 2, np.float32))
+        self.action_space = spaces.Discrete(n)
+
+        self.learner: Learner | None = None
+        # Built now so that an unknown sampler kind fails at construction, not at reset.
+        self.sampler: Sampler = make_sampler(self.config.sampler, self.layer)
+        self.day = 0
+        self.night_step = 0
+        self._done = False
+
+    # -- Gymnasium API --------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a new course: fresh learner, day 1 trained, sampler fitted."""
+        super().reset(seed=seed)
+        seeds = self.np_random.integers(0, 2**62, size=3)
+        init_gen, self._day_gen, self._night_gen = (
+            torch.Generator().manual_seed(int(s)) for s in seeds
+        )
+        self.learner = Learner(self.config.learner, self.n_classes, self._base_state, init_gen)
+        self.sampler = make_sampler(self.config.sampler, self.layer)
+        self.day = 0
+        self._done = False
+        self._chi2 = float("nan")
+        day_end = self._start_day()
+        info = self._info()
+        info.update(test_accuracy=day_end["test_accuracy"], day_end=day_end)
+        info["test_class_accuracy"] = day_end["test_class_accuracy"]
+        return self._observation(), info
+
+    def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Replay one generated batch of class ``action``."""
+        action = self._check_action(action)
+        self._check_running()
+        samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
+        labels = torch.full((len(samples),), action, dtype=torch.int64)
+        return self._replay(samples, labels)
+
+    # -- primitives for fixed schedules ---------------------------------------------------
+
+    def replay_batch(
+        self, activations: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Train one batch of replay activations of any classes; counts as one night step.
+
+        Used by the paper's fixed conditions (mixed-class generative and veridical batches).
+        ``activations`` has the replay layer's shape per item; ``labels`` are class indices.
+        """
+        self._check_running()
+        expected = self.config.learner.pool_shape(self.layer)
+        if activations.ndim != 4 or tuple(activations.shape[1:]) != expected:
+            raise ValueError(
+                f"activations must be [batch, {', '.join(map(str, expected))}] for replay at "
+                f"block {self.layer}, got {tuple(activations.shape)}"
+            )
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        if labels.shape != (len(activations),) or len(labels) == 0:
+            raise ValueError(
+                f"labels must be 1-D with one label per activation ({len(activations)}), "
+                f"got shape {tuple(labels.shape)}"
+            )
+        if labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ValueError(f"labels must lie in 0..{self.n_classes - 1}")
+        return self._replay(activations, labels)
+
+    def end_night(self) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """End the current night now (no further replay) and train the next day."""
+        self._check_running()
+        info = self._info()
+        terminated = self._finish_night(info)
+        return self._observation(), 0.0, terminated, False, info
+
+    def night_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every sample of one full night of the paper's replay, shuffled.
+
+        Gaussian sampler: ``samples_per_class`` fresh samples of every class; veridical: each
+        stored activation of the day once. Drawn with the env's night generator.
+        """
+        self._check_running()
+        samples, labels = self.sampler.sample_night(self.config.samples_per_class, self._night_gen)
+        order = torch.randperm(len(labels), generator=self._night_gen)
+        return samples[order.to(samples.device)], labels.cpu()[order]
+
+    def probe(self, action: int | np.integer) -> float:
+        """The reward ``step(action)`` would give now; learner, sampler and RNG are restored."""
+        action = self._check_action(action)
+        self._check_running()
+        snapshot = self.learner.snapshot_above(self.layer)
+        generator_state = self._night_gen.get_state()
+        saved = (self._chi2, self._val_confusion)
+        try:
+            samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
+            labels = torch.full((len(samples),), action, dtype=torch.int64)
+            self.learner.train_above(samples, labels, self.layer, self._night_gen)
+            self._evaluate_validation()
+            return saved[0] - self._chi2
+        finally:
+            self.learner.restore_above(self.layer, snapshot)
+            self._night_gen.set_state(generator_state)
+            self._chi2, self._val_confusion = saved
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _replay(
+        self, samples: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[np.ndarray, float, bool, bool, dict]:
+        chi2_before = self._chi2
+        self.learner.train_above(samples, labels, self.layer, self._night_gen)
+        self._evaluate_validation()
+        reward = chi2_before - self._chi2
+        self._night_counts += np.bincount(labels.cpu().numpy(), minlength=self.n_classes)
+        self.night_step += 1
+        info = self._info()
+        terminated = False
+        if self.night_step >= self.night_length:
+            terminated = self._finish_night(info)
+        return self._observation(), float(reward), terminated, False, info
+
+    def _start_day(self) -> dict[str, Any]:
+        """Train the next day, refit the sampler, cache the night's inputs; the day's summary."""
+        self.day += 1
+        chi2_before = self._chi2
+        data = self.data
+        real = self.day <= self.config.n_real_days
+        if real:
+            loss = self.learner.train_day(data.train_images, data.train_labels, self._day_gen)
+            train_acts = self.learner.activations(data.train_images, self.layer)
+            self.sampler.fit(train_acts, data.train_labels, self.n_classes)
+            del train_acts
+        else:
+            loss = self._replay_day()
+        # The part below the replay layer is frozen until the next real day: cache its output.
+        self._val_acts = self.learner.activations(data.val_images, self.layer)
+        self._test_acts = self.learner.activations(data.test_images, self.layer)
+        self._evaluate_validation()
+        self.night_step = 0
+        self._night_counts = np.zeros(self.n_classes, dtype=np.int64)
+        self._night_start_accuracy = class_accuracy(self._val_confusion)
+        test = self._test_confusion()
+        return {
+            "day": self.day,
+            "real_images": real,
+            "loss": loss,
+            "chi2": self._chi2,
+            "chi2_drop": chi2_before - self._chi2,
+            "class_accuracy": class_accuracy(self._val_confusion),
+            "val_accuracy": overall_accuracy(self._val_confusion),
+            "test_accuracy": overall_accuracy(test),
+            "test_class_accuracy": class_accuracy(test),
+        }
+
+    def _replay_day(self) -> float:
+        """A day without real images: one full night's worth of generated replay (continuous)."""
+        samples, labels = self.night_samples()
+        batch = self.config.learner.batch_size
+        losses = [
+            self.learner.train_above(
+                samples[i : i + batch], labels[i : i + batch], self.layer, self._night_gen
+            )
+            for i in range(0, len(labels), batch)
+        ]
+        return float(np.mean(losses))
+
+    def _finish_night(self, info: dict[str, Any]) -> bool:
+        """Close the night into ``info``; start the next day unless the course is over."""
+        test = self._test_confusion()
+        night = {
+            "day": self.day,
+            "steps": self.night_step,
+            "replay_counts": self._night_counts.copy(),
+            "chi2": self._chi2,
+            "class_accuracy": class_accuracy(self._val_confusion),
+            "val_accuracy": overall_accuracy(self._val_confusion),
+            "test_accuracy": overall_accuracy(test),
+            "test_class_accuracy": class_accuracy(test),
+        }
+        info["night_end"] = night
+        if self.day >= self.config.days:
+            self._done = True
+            info.update(test_accuracy=night["test_accuracy"])
+            info["test_class_accuracy"] = night["test_class_accuracy"]
+            return True
+        day_end = self._start_day()
+        info.update(self._info(), day_end=day_end, test_accuracy=day_end["test_accuracy"])
+        info["test_class_accuracy"] = day_end["test_class_accuracy"]
+        return False
+
+    def _evaluate_validation(self) -> None:
+        predictions = self.learner.predict_from(self._val_acts, self.layer)
+        self._val_confusion = confusion_matrix(
+            self.data.val_labels.numpy(), predictions, self.n_classes
+        )
+        self._chi2 = chi_square(self._val_confusion)
+
+    def _test_confusion(self) -> np.ndarray:
+        predictions = self.learner.predict_from(self._test_acts, self.layer)
+        return confusion_matrix(self.data.test_labels.numpy(), predictions, self.n_classes)
+
+    def _observation(self) -> np.ndarray:
+        accuracy = class_accuracy(self._val_confusion)
+        share = self._night_counts / max(1, self._night_counts.sum())
+        night_progress = self.night_step / self.night_length
+        course = (self.day - 1 + night_progress) / self.config.days
+        return np.concatenate(
+            [accuracy, accuracy - self._night_start_accuracy, share, [night_progress, course]]
+        ).astype(np.float32)
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "chi2": self._chi2,
+            "class_accuracy": class_accuracy(self._val_confusion),
+            "day": self.day,
+            "night_step": self.night_step,
+        }
+
+    def _check_action(self, action: int | np.integer) -> int:
+        if isinstance(action, np.ndarray) and action.shape == ():
+            action = action.item()
+        if isinstance(action, bool) or not isinstance(action, int | np.integer):
+            raise ValueError(f"action must be an integer class index, got {action!r}")
+        if not 0 <= action < self.n_classes:
+            raise ValueError(f"action {action} is not a class index in 0..{self.n_classes - 1}")
+        return int(action)
+
+    def _check_running(self) -> None:
+        if self.learner is None:
+            raise gym.error.ResetNeeded("call reset() before step(), probe() or replay")
+        if self._done:
+            raise gym.error.ResetNeeded("the course is over (terminated); call reset()")

@@ -1,0 +1,212 @@
+"""The learner ("visual cortex"): a VGG-16 with one Adam optimiser, trained by day and by night.
+
+By day the whole network learns from augmented real images; by night only the part above the
+replay layer learns, from replayed activations. One optimiser serves both, so its state carries
+over from day to night and back (SPEC §3): parameters below the layer get no gradient at night
+and Adam leaves them, and their moments, untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from replay_gym.config import LearnerConfig
+from replay_gym.learner.augment import augment_images
+from replay_gym.learner.vgg import VGG16, init_features, init_head
+from replay_gym.learner.weights import check_base_state
+from replay_gym.metrics import confusion_matrix
+
+EVAL_BATCH = 256
+"""Images or activations per forward pass when evaluating (memory, not results)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` means CUDA when present; an unavailable CUDA device is an error, not a fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"learner.device={name!r} but CUDA is not available; use 'cpu' or 'auto'")
+    return device
+
+
+@dataclass
+class NightSnapshot:
+    """Parameters above a layer and their optimiser state, to undo a probe replay."""
+
+    params: list[torch.Tensor]
+    optimizer_state: list[dict[str, torch.Tensor]]
+
+
+class Learner:
+    """A VGG-16 and its optimiser.
+
+    Args:
+        config: architecture, optimiser and augmentation settings.
+        n_classes: size of the new head.
+        base_state: conv-base state dict to start from; None for random conv weights.
+        generator: draws the initial weights that are not loaded (head; conv when random).
+    """
+
+    def __init__(
+        self,
+        config: LearnerConfig,
+        n_classes: int,
+        base_state: dict[str, torch.Tensor] | None,
+        generator: torch.Generator,
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        # torch's layers draw a default initialisation from the global RNG; fork it so the
+        # user's RNG is untouched (every weight is then set from ``generator`` or a file).
+        with torch.random.fork_rng(devices=[]):
+            self.model = VGG16(
+                widths=config.widths,
+                input_size=config.input_size,
+                hidden=config.hidden,
+                n_classes=n_classes,
+                dropout=config.dropout,
+            )
+        if base_state is None:
+            init_features(self.model, generator)
+        else:
+            check_base_state(base_state, self.model.state_dict())
+            self.model.load_state_dict(base_state, strict=False)
+        init_head(self.model, generator)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.lr, betas=config.betas, eps=config.adam_eps
+        )
+
+    # -- training -------------------------------------------------------------------------
+
+    def train_day(
+        self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+    ) -> float:
+        """One epoch over ``images`` (uint8), shuffled and augmented; returns the mean loss."""
+        order = torch.randperm(len(images), generator=generator)
+        losses = []
+        self.model.train()
+        with _seeded_torch(generator, self.device):
+            for start in range(0, len(order), self.config.batch_size):
+                index = order[start : start + self.config.batch_size]
+                batch = images[index].to(self.device, torch.float32) / 255.0
+                if self.config.augment:
+                    batch = augment_images(
+                        batch,
+                        generator,
+                        rotation=self.config.rotation,
+                        shift=self.config.shift,
+                        zoom=self.config.zoom,
+                        hflip=self.config.hflip,
+                    )
+                losses.append(self._step(self.model(batch), labels[index].to(self.device)))
+        return float(np.mean(losses))
+
+    def train_above(
+        self,
+        activations: torch.Tensor,
+        labels: torch.Tensor,
+        layer: int,
+        generator: torch.Generator,
+    ) -> float:
+        """One optimiser step of the truncated network on a batch of replayed activations."""
+        above = self.model.above(layer)
+        above.train()
+        with _seeded_torch(generator, self.device):
+            logits = above(activations.to(self.device))
+            return self._step(logits, labels.to(self.device))
+
+    def _step(self, logits: torch.Tensor, labels: torch.Tensor) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    # -- inference ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def activations(self, images: torch.Tensor, layer: int) -> torch.Tensor:
+        """Max-pool ``layer`` outputs of uint8 ``images`` (eval mode, on the learner's device)."""
+        self.model.eval()
+        below = self.model.below(layer)
+        parts = [
+            below(self.model.normalize(chunk.to(self.device, torch.float32) / 255.0))
+            for chunk in images.split(EVAL_BATCH)
+        ]
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> np.ndarray:
+        """Predicted classes of uint8 ``images`` through the whole network."""
+        self.model.eval()
+        parts = [
+            self.model(chunk.to(self.device, torch.float32) / 255.0).argmax(1).cpu()
+            for chunk in images.split(EVAL_BATCH)
+        ]
+        return torch.cat(parts).numpy()
+
+    @torch.no_grad()
+    def predict_from(self, activations: torch.Tensor, layer: int) -> np.ndarray:
+        """Predicted classes from activations at ``layer`` (exact while the base is unchanged)."""
+        above = self.model.above(layer)
+        above.eval()
+        parts = [above(chunk).argmax(1).cpu() for chunk in activations.split(EVAL_BATCH)]
+        return torch.cat(parts).numpy()
+
+    def confusion(self, images: torch.Tensor, labels: torch.Tensor, n_classes: int) -> np.ndarray:
+        """Confusion matrix of the whole network on ``images``."""
+        return confusion_matrix(labels.numpy(), self.predict(images), n_classes)
+
+    # -- probing --------------------------------------------------------------------------
+
+    def snapshot_above(self, layer: int) -> NightSnapshot:
+        """Copy what a night step at ``layer`` can change: parameters above it, their Adam state."""
+        params = self.model.parameters_above(layer)
+        return NightSnapshot(
+            params=[p.detach().clone() for p in params],
+            optimizer_state=[
+                {k: v.clone() for k, v in self.optimizer.state[p].items()} for p in params
+            ],
+        )
+
+    def restore_above(self, layer: int, snapshot: NightSnapshot) -> None:
+        """Undo everything since :meth:`snapshot_above`."""
+        params = self.model.parameters_above(layer)
+        with torch.no_grad():
+            for param, saved, state in zip(
+                params, snapshot.params, snapshot.optimizer_state, strict=True
+            ):
+                param.copy_(saved)
+                param.grad = None
+                if state:
+                    self.optimizer.state[param] = {k: v.clone() for k, v in state.items()}
+                else:
+                    self.optimizer.state.pop(param, None)
+
+
+@contextlib.contextmanager
+def _seeded_torch(generator: torch.Generator, device: torch.device) -> Iterator[None]:
+    """Run with torch's global RNG (used by dropout) seeded from ``generator``, then restore it.
+
+    Dropout cannot take a generator; forking the global state keeps the user's RNG untouched
+    and makes every dropout mask a function of the episode seed.
+    """
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(seed)
+        yield
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters (for the README and logs)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,123 @@
+"""Pretrain the scaled VGG-16 base of the embedded default on base categories.
+
+The paper's VGG-16 arrives knowing ImageNet-1k; the new classes are ones it never saw. The
+embedded default mirrors that: its conv base is pretrained here on procedural *base* categories
+(class indices from ``first_class=1000`` on), disjoint from the new categories (indices 0..),
+then only the conv base is kept. Rerun with ``python -m replay_gym pretrain``; the shipped file
+``replay_gym/assets/vgg16_small_base.pt`` is what the default command produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from replay_gym.config import LearnerConfig
+from replay_gym.data.prototypes import prototype_splits
+from replay_gym.learner.cortex import Learner
+from replay_gym.learner.weights import EMBEDDED_WEIGHTS
+from replay_gym.metrics import overall_accuracy
+
+BASE_FIRST_CLASS = 1000
+"""Base categories start at this class index; the new categories use 0, 1, ..."""
+
+
+@dataclass(frozen=True)
+class PretrainArgs:
+    """Pretrain a scaled VGG-16 conv base on procedural base categories."""
+
+    out: Path = EMBEDDED_WEIGHTS
+    """Where to write the conv-base state dict (a ``.json`` with how it was made goes beside)."""
+    widths: tuple[int, int, int, int, int] = LearnerConfig.widths
+    """Channels of the five conv blocks."""
+    input_size: int = LearnerConfig.input_size
+    """Image side in pixels."""
+    n_classes: int = 40
+    """Base categories."""
+    train_per_class: int = 200
+    """Training images per base category."""
+    val_per_class: int = 25
+    """Validation images per base category (accuracy reported in the metadata)."""
+    epochs: int = 15
+    """Passes over the base training set."""
+    lr: float = 1e-3
+    """Adam learning rate (ordinary epsilon 1e-8: this is ImageNet-style pretraining, not the
+    paper's new-class learning)."""
+    seed: int = 0
+    """Seed of the base data and the initial weights."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field."""
+        for name in ("n_classes", "train_per_class", "val_per_class", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        LearnerConfig(widths=self.widths, input_size=self.input_size, weights="none").validate()
+
+
+def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
+    """Train, write ``args.out`` atomically, and return the metadata written beside it."""
+    args.validate()
+    start = time.perf_counter()
+    data = prototype_splits(
+        args.n_classes,
+        args.train_per_class,
+        args.val_per_class,
+        1,
+        size=args.input_size,
+        seed=args.seed,
+        first_class=BASE_FIRST_CLASS,
+    )
+    config = LearnerConfig(
+        widths=args.widths,
+        input_size=args.input_size,
+        weights="none",
+        lr=args.lr,
+        adam_eps=1e-8,
+    )
+    generator = torch.Generator().manual_seed(args.seed)
+    learner = Learner(config, args.n_classes, None, generator)
+    accuracy = 0.0
+    for epoch in range(1, args.epochs + 1):
+        loss = learner.train_day(data.train_images, data.train_labels, generator)
+        confusion = learner.confusion(data.val_images, data.val_labels, args.n_classes)
+        accuracy = overall_accuracy(confusion)
+        if log:
+            print(f"epoch {epoch}/{args.epochs}: loss {loss:.3f}, base val accuracy {accuracy:.3f}")
+    features = {
+        k: v.cpu() for k, v in learner.model.state_dict().items() if k.startswith("features.")
+    }
+    meta = {
+        **{
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(args).items()
+        },
+        "out": args.out.name,
+        "first_class": BASE_FIRST_CLASS,
+        "base_val_accuracy": accuracy,
+        "seconds": round(time.perf_counter() - start, 1),
+        "torch": torch.__version__,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(args.out, lambda f: torch.save(features, f))
+    _atomic_write(
+        args.out.with_suffix(".json"), lambda f: f.write(json.dumps(meta, indent=2).encode())
+    )
+    return meta
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,80 @@
+"""Night-time replay generators, fitted per class on one max-pool layer's activations (SPEC §3).
+
+``make_sampler(config, layer)`` builds the sampler named by ``SamplerConfig.kind``. Plug in your
+own with ``register_sampler("name", factory)``, where ``factory(config, layer)`` returns a
+:class:`Sampler`; then ``SamplerConfig(kind="name")`` selects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from replay_gym.config import N_BLOCKS, SamplerConfig
+from replay_gym.samplers.base import Sampler
+from replay_gym.samplers.gaussian import GaussianSampler, downsample, upsample
+from replay_gym.samplers.veridical import VeridicalSampler
+
+__all__ = [
+    "GaussianSampler",
+    "Sampler",
+    "SamplerFactory",
+    "VeridicalSampler",
+    "downsample",
+    "make_sampler",
+    "register_sampler",
+    "upsample",
+]
+
+SamplerFactory = Callable[[SamplerConfig, int], Sampler]
+"""Builds a sampler from the sampler settings and the replay layer (1-5)."""
+
+_REGISTRY: dict[str, SamplerFactory] = {}
+
+
+def register_sampler(name: str, factory: SamplerFactory, *, overwrite: bool = False) -> None:
+    """Make ``SamplerConfig(kind=name)`` build its sampler with ``factory(config, layer)``.
+
+    Args:
+        name: The ``kind`` string.
+        factory: Called with the :class:`SamplerConfig` and the replay layer (1-5).
+        overwrite: Replace an existing registration instead of refusing.
+
+    Raises:
+        ValueError: If ``name`` is empty or already registered (and ``overwrite`` is False).
+        TypeError: If ``factory`` is not callable.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"sampler name must be a non-empty string, got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"sampler factory for {name!r} must be callable, got {factory!r}")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"sampler {name!r} is already registered; pass overwrite=True to replace")
+    _REGISTRY[name] = factory
+
+
+def make_sampler(config: SamplerConfig, layer: int) -> Sampler:
+    """An unfitted sampler of kind ``config.kind`` for replay at max-pool ``layer`` (1-5).
+
+    Raises:
+        ValueError: If ``layer`` is not 1-5 or ``config.kind`` is not registered (the message
+            lists the registered names).
+        TypeError: If the registered factory does not return a :class:`Sampler`.
+    """
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= N_BLOCKS:
+        raise ValueError(f"layer must be a max-pool block 1-{N_BLOCKS}, got {layer!r}")
+    try:
+        factory = _REGISTRY[config.kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown sampler kind {config.kind!r}; registered: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+    sampler = factory(config, layer)
+    if not isinstance(sampler, Sampler):
+        raise TypeError(
+            f"factory of sampler {config.kind!r} returned {type(sampler).__name__}, not a Sampler"
+        )
+    return sampler
+
+
+register_sampler("gaussian", lambda config, layer: GaussianSampler(config.downsample[layer - 1]))
+register_sampler("veridical", lambda config, layer: VeridicalSampler())

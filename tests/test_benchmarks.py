@@ -1,0 +1,65 @@
+"""The benchmark scripts run on a tiny budget (their numbers are not checked here)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), BENCHMARKS / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_bench_speed_writes_its_ratios(tmp_path):
+    result = load("bench_speed.py").main(
+        preset="smoke", repeats=1, n_samples=12, out=tmp_path / "s.json"
+    )
+    assert json.loads((tmp_path / "s.json").read_text()) == result
+    assert result["validation"]["speedup"] > 0
+    assert result["sampler"]["dense_over_exact_memory"] > 0
+
+
+def test_compare_selectors_table_and_fig3c(tmp_path):
+    module = load("compare_selectors.py")
+    rows = module.main(
+        conditions=("none", "weakest"), preset="smoke", seeds=1, days=1, out=tmp_path
+    )
+    assert [r["condition"] for r in rows] == ["none", "weakest"]
+    table = (tmp_path / "selectors.md").read_text()
+    assert "| weakest |" in table and "| none |" in table
+    assert rows[0]["r_replays_vs_day1"] is None  # no replays: no correlation
+    # reused without rerunning when the settings match
+    mtime = (tmp_path / "runs" / "none" / "results.jsonl").stat().st_mtime
+    module.main(conditions=("none",), preset="smoke", seeds=1, days=1, out=tmp_path)
+    assert (tmp_path / "runs" / "none" / "results.jsonl").stat().st_mtime == mtime
+
+
+def test_fig3c_by_hand():
+    module = load("compare_selectors.py")
+    records = [
+        {
+            "seed": 0,
+            "day": 1,
+            "test_class_accuracy_after_day": [0.2, 0.5, 0.8],
+            "replay_counts": [5, 3, 1],
+            "test_class_accuracy": [0.3, 0.5, 0.8],
+        },
+        {
+            "seed": 0,
+            "day": 2,
+            "test_class_accuracy_after_day": [0.3, 0.5, 0.8],
+            "replay_counts": [5, 3, 1],
+            "test_class_accuracy": [0.6, 0.6, 0.7],
+        },
+    ]
+    result = module.fig3c(records)
+    assert result["r_replays_vs_day1"] < -0.95  # replays [10, 6, 2] fall with day-1 accuracy
+    assert result["r_change_vs_day1"] < -0.95  # change [0.4, 0.1, -0.1]
+    assert result["n_points"] == 3

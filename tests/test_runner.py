@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+
+from replay_gym.__main__ import main
+from replay_gym.conditions import FIXED_CONDITIONS
+from replay_gym.runner import condition_names, selector_names
+
+FAST = ["--preset", "smoke", "--env.days", "1", "--no-progress"]
+
+
+def run_cli(tmp_path, condition, *extra, name=None):
+    out = tmp_path / (name or condition)
+    main(["run", "--condition", condition, "--out", str(out), *FAST, *extra])
+    return out, [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", sorted(FIXED_CONDITIONS) + selector_names())
+def test_every_condition_and_selector_runs_through_the_cli(tmp_path, condition):
+    extra = ["--env.days", "2"] if condition == "continuous" else []
+    out, rows = run_cli(tmp_path, condition, *extra)
+    assert {p.name for p in out.iterdir()} >= {
+        "config.json",
+        "results.jsonl",
+        "steps.jsonl",
+        "summary.json",
+        "tb",
+    }
+    assert rows and all(r["condition"] == condition for r in rows)
+    required = {
+        "day",
+        "condition",
+        "seed",
+        "test_accuracy",
+        "test_class_accuracy",
+        "val_accuracy",
+        "replay_counts",
+        "reward_sum",
+        "wall_time",
+    }
+    assert required <= rows[0].keys()
+    steps = (out / "steps.jsonl").read_text().splitlines()
+    if condition == "none":
+        assert steps == [] and all(sum(r["replay_counts"]) == 0 for r in rows)
+    else:
+        assert len(steps) == sum(r["night_steps"] for r in rows) > 0
+
+
+def test_results_lines_per_seed_and_day_and_config(tmp_path):
+    out, rows = run_cli(tmp_path, "round-robin", "--seeds", "2", "--env.days", "2")
+    assert [(r["seed"], r["day"]) for r in rows] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    config = json.loads((out / "config.json").read_text())
+    assert config["condition"] == "round-robin" and config["seeds"] == [0, 1]
+    assert config["env"]["days"] == 2 and config["env"]["resolved"]["night_length"] == 20
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["final_test_accuracy_mean"] == pytest.approx(
+        np.mean([r["test_accuracy"] for r in rows if r["day"] == 2])
+    )
+
+
+def test_same_seed_same_results(tmp_path):
+    _, first = run_cli(tmp_path, "exp3s", name="a")
+    _, second = run_cli(tmp_path, "exp3s", name="b")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert strip(first) == strip(second)
+
+
+def test_existing_run_is_not_overwritten_without_asking(tmp_path):
+    out, rows = run_cli(tmp_path, "none")
+    before = (out / "results.jsonl").read_text()
+    with pytest.raises(SystemExit, match="already holds another run"):
+        run_cli(tmp_path, "none")
+    assert (out / "results.jsonl").read_text() == before
+    run_cli(tmp_path, "random", "--overwrite", name="none")
+    assert json.loads((out / "config.json").read_text())["condition"] == "random"
+    assert not (tmp_path / "none.partial").exists()
+
+
+def test_failed_run_leaves_no_finished_looking_directory(tmp_path, monkeypatch):
+    import replay_gym.runner as runner
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner, "run_course", explode)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_cli(tmp_path, "random")
+    assert not (tmp_path / "random").exists()
+    assert (tmp_path / "random.partial" / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--condition", "sometimes"], "unknown condition 'sometimes'"),
+        (["--condition", "sb3"], "needs --model"),
+        (["--condition", "sb3", "--model", "missing.zip"], "missing.zip: no such file"),
+        (["--condition", "random", "--model", __file__], "only used with --condition sb3"),
+        (["--condition", "none", "--agent", "eta", "1"], "do not apply to fixed condition"),
+        (["--condition", "random", "--seeds", "0"], "seeds must be at least 1"),
+        (["--condition", "random", "--env.replay-layer", "7"], "replay_layer must be 1-5"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path, args, message):
+    with pytest.raises(SystemExit, match=message):
+        main(["run", *args, "--out", str(tmp_path / "x"), *FAST])
+
+
+def test_unknown_command_and_preset():
+    with pytest.raises(SystemExit, match="unknown command"):
+        main(["fly"])
+    with pytest.raises(SystemExit, match="unknown preset"):
+        main(["run", "--preset", "huge"])
+
+
+def test_condition_names_cover_fixed_selectors_and_sb3():
+    names = condition_names()
+    assert {"none", "generative", "regression", "exp3s", "oracle", "weakest", "sb3"} <= set(names)
+
+
+def test_agent_arguments_reach_the_selector(tmp_path):
+    out, rows = run_cli(tmp_path, "epsilon-greedy", "--agent", "epsilon", "1.0")
+    assert json.loads((out / "config.json").read_text())["agent"] == {"epsilon": 1.0}
+    with pytest.raises(SystemExit, match="epsilon must be"):
+        run_cli(tmp_path, "epsilon-greedy", "--agent", "epsilon", "7", name="bad")
