@@ -26,6 +26,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from replay_gym.agents.base import Selector
 
 __all__ = [

@@ -40,7 +40,6 @@ import numpy as np
 import stable_baselines3
 import torch
 from gymnasium import spaces
-from replay_gym.agents.base import Selector
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -52,6 +51,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from stable_baselines3.dqn.policies import DQNPolicy
 
 import replay_gym
+from replay_gym.agents.base import Selector
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.logging import flatten
 

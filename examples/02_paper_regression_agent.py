@@ -12,9 +12,9 @@ replay weakly learned classes more (the paper's Fig. 3C).
 import gymnasium as gym
 import numpy as np
 import tyro
-from replay_gym.agents import RegressionSelector
 
 import replay_gym  # noqa: F401
+from replay_gym.agents import RegressionSelector
 
 
 def main(

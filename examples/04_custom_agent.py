@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import tyro
-from replay_gym.agents import Selector, register_selector
 
+from replay_gym.agents import Selector, register_selector
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs, run
 

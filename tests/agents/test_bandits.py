@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from replay_gym.agents.bandits import (
     EpsilonGreedySelector,
     Exp3SSelector,

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import replay_gym.agents as agents_pkg
 from replay_gym.agents import (
     SELECTORS,

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from replay_gym.agents.regression import (
     AdamState,
     RegressionSelector,

@@ -18,6 +18,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from stable_baselines3 import A2C, DQN, PPO
+
+import replay_gym  # noqa: F401 - registers ReplaySelect-v0
 from replay_gym.agents.sb3 import (
     ReplayLogCallback,
     SB3Selector,
@@ -26,9 +29,6 @@ from replay_gym.agents.sb3 import (
     sidecar_path,
     train_sb3,
 )
-from stable_baselines3 import A2C, DQN, PPO
-
-import replay_gym  # noqa: F401 - registers ReplaySelect-v0
 from replay_gym.config import apply_overrides, preset
 
 TINY_OVERRIDES = {
