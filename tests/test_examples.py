@@ -23,6 +23,7 @@ def test_every_example_opens_with_a_usage_block():
         assert "Usage:" in head and "python examples/" + path.name in head, path.name
 
 
+@pytest.mark.slow
 def test_01_random_agent():
     accuracy = load("01_random_agent.py").main(preset="smoke")
     assert 0.0 <= accuracy <= 1.0

@@ -48,6 +48,7 @@ def test_every_condition_and_selector_runs_through_the_cli(tmp_path, condition):
         assert len(steps) == sum(r["night_steps"] for r in rows) > 0
 
 
+@pytest.mark.slow
 def test_results_lines_per_seed_and_day_and_config(tmp_path):
     out, rows = run_cli(tmp_path, "round-robin", "--seeds", "2", "--env.days", "2")
     assert [(r["seed"], r["day"]) for r in rows] == [(0, 1), (0, 2), (1, 1), (1, 2)]

@@ -49,6 +49,7 @@ def test_default_preset_is_embedded_and_paper_preset_has_paper_numbers():
     assert paper.replay_layer == 4 and paper.night_length == 325
 
 
+@pytest.mark.slow
 def test_gymnasium_check_env():
     check_env(make(days=1), skip_render_check=True)
 

@@ -25,6 +25,7 @@ def test_embedded_base_refuses_other_widths():
         load_base_state(LearnerConfig(widths=(8, 8, 8, 8, 8)))
 
 
+@pytest.mark.slow
 def test_full_torchvision_state_dict_file_loads_only_the_conv_base(tmp_path):
     path = tmp_path / "vgg16.pth"
     torch.save(vgg16().state_dict(), path)

@@ -77,6 +77,7 @@ def test_round_robin_counts_are_equal():
     assert len(set(counts.tolist())) == 1 and counts.sum() == env.unwrapped.night_length * 12
 
 
+@pytest.mark.slow
 def test_continuous_sees_real_images_on_day_one_only():
     env = make_fixed_env("continuous", smoke(days=3))
     inner = env.unwrapped
