@@ -8,7 +8,8 @@ Measures, on this machine, in this process:
 1. a night step's validation with cached activations at the replay layer vs. the whole network
    (the lower part is frozen at night, so both give the same chi-square);
 2. the exact low-rank Gaussian sampler (mean + (A - mean)^T z / sqrt(n-1)) vs. the dense route
-   (d x d covariance, Cholesky, then sampling), time and the bytes each keeps per class;
+   (d x d covariance, Cholesky, then sampling), time and the bytes each keeps per class, on the
+   default preset and on synthetic activations growing to the paper's block-4 dimension;
 3. the environment's costs: reset (day 1), a night step, a probe, a whole night-and-day.
 Absolute times depend on the machine and its load; the ratios are the result.
 """
@@ -79,6 +80,45 @@ def bench_sampler(env: ReplaySelectionEnv, repeats: int, n_samples: int) -> dict
     }
 
 
+def bench_sampler_scaling(n: int, dims: tuple[int, ...], dense_max: int, batch: int) -> list[dict]:
+    """Exact vs. dense sampling as the dimension grows to the paper's block 4 (d = 25,088).
+
+    Synthetic ReLU activations of one class with n = 1,170 (the paper's images per class). The
+    dense route needs a d x d covariance and its Cholesky factor; above ``dense_max`` only its
+    memory is computed (25,088^2 floats are 2.5 GB, and the factorisation alone takes minutes).
+    """
+    rows = []
+    generator = torch.Generator().manual_seed(0)
+    for d in dims:
+        acts = torch.relu(torch.randn(n, d, 1, 1, generator=generator))
+        sampler = GaussianSampler(1)
+        fit = best_of(1, lambda s=sampler, a=acts: s.fit(a, torch.zeros(n, dtype=torch.int64), 1))
+        exact = best_of(3, lambda s=sampler: s.sample(0, batch, generator))
+        row = {
+            "d": d,
+            "n": n,
+            "exact_fit_s": fit,
+            "exact_batch_s": exact,
+            "exact_bytes": 4 * (n * d + d),
+            "dense_bytes": 4 * (d * d + d),
+            "dense_over_exact_memory": (d * d + d) / (n * d + d),
+        }
+        if d <= dense_max:
+            flat = acts.flatten(1).double()
+
+            def dense(flat=flat) -> None:
+                cov = torch.cov(flat.T) + 1e-6 * torch.eye(flat.shape[1], dtype=flat.dtype)
+                chol = torch.linalg.cholesky(cov)
+                z = torch.randn(batch, flat.shape[1], generator=generator, dtype=flat.dtype)
+                _ = flat.mean(0) + z @ chol.T
+
+            row["dense_fit_and_batch_s"] = best_of(1, dense)
+            row["dense_over_exact_time"] = row["dense_fit_and_batch_s"] / (fit + exact)
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
 def bench_env(env: ReplaySelectionEnv, repeats: int) -> dict:
     reset = best_of(1, lambda: env.reset(seed=0))
     step = best_of(repeats, lambda: env.step(0))
@@ -104,6 +144,8 @@ def main(
     preset: str = "default",
     repeats: int = 5,
     n_samples: int = 360,
+    scaling_dims: tuple[int, ...] = (128, 2048, 8192, 25088),
+    dense_max: int = 8192,
     out: Path = Path(__file__).resolve().parent / "results" / "speed.json",
 ) -> dict:
     """Run every measurement and write them to ``out`` (atomically)."""
@@ -119,6 +161,7 @@ def main(
         },
         "validation": bench_validation(env, repeats),
         "sampler": bench_sampler(env, repeats, n_samples),
+        "sampler_scaling": bench_sampler_scaling(1170, scaling_dims, dense_max, 36),
         "env": bench_env(env, repeats),
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,19 @@ def load(name):
 @pytest.mark.slow
 def test_bench_speed_writes_its_ratios(tmp_path):
     result = load("bench_speed.py").main(
-        preset="smoke", repeats=1, n_samples=12, out=tmp_path / "s.json"
+        preset="smoke",
+        repeats=1,
+        n_samples=12,
+        scaling_dims=(8, 64),
+        dense_max=8,
+        out=tmp_path / "s.json",
     )
     assert json.loads((tmp_path / "s.json").read_text()) == result
     assert result["validation"]["speedup"] > 0
     assert result["sampler"]["dense_over_exact_memory"] > 0
+    small, large = result["sampler_scaling"]
+    assert "dense_fit_and_batch_s" in small and "dense_fit_and_batch_s" not in large
+    assert large["dense_over_exact_memory"] == pytest.approx((64 * 64 + 64) / (1170 * 64 + 64))
 
 
 def test_compare_selectors_table_and_fig3c(tmp_path):
