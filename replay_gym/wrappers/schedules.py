@@ -60,10 +60,12 @@ class RoundRobin(FixedSchedule):
         return self.env.reset(**kwargs)
 
     def step(self, action: Any = None) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Replay the class whose turn it is."""
+        """Replay the class whose turn it is (reported as ``info["action"]``)."""
         choice = self._turn
         self._turn = (self._turn + 1) % self.replay_env.n_classes
-        return self.env.step(choice)
+        obs, reward, terminated, truncated, info = self.env.step(choice)
+        info["action"] = choice
+        return obs, reward, terminated, truncated, info
 
 
 class ShuffledReplay(FixedSchedule):

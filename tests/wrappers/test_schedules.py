@@ -72,7 +72,9 @@ def test_generative_refuses_a_night_that_cannot_hold_every_sample():
 
 def test_round_robin_counts_are_equal():
     env = make_fixed_env("round-robin", smoke(days=1))
-    info = run_course(env)[-1]
+    infos = run_course(env)
+    assert [i["action"] for i in infos[1:9]] == [0, 1, 2, 3, 0, 1, 2, 3]
+    info = infos[-1]
     counts = info["night_end"]["replay_counts"]
     assert len(set(counts.tolist())) == 1 and counts.sum() == env.unwrapped.night_length * 12
 
