@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import abstractmethod
 from collections import deque
 from typing import Any
 
@@ -299,7 +300,50 @@ class _ArmStatistics:
         return np.flatnonzero(self.pulls == 0)
 
 
-class UCB1Selector(Selector):
+class _ArmStatisticsSelector(Selector):
+    """Shared part of UCB1 and Thompson sampling: per-arm (discounted) reward statistics.
+
+    Untried arms are played first, in random order; subclasses choose among tried arms.
+    """
+
+    def __init__(self, discount: float = 1.0) -> None:
+        super().__init__()
+        _check_real(
+            "discount", discount, low=0.0, low_open=True, high=1.0, why="a forgetting factor"
+        )
+        self.discount = float(discount)
+        self.stats = _ArmStatistics(0, self.discount)
+
+    def begin_episode(
+        self, env: gym.Env, obs: np.ndarray, info: dict[str, Any], rng: np.random.Generator
+    ) -> None:
+        """Forget all arm statistics."""
+        super().begin_episode(env, obs, info, rng)
+        self.stats = _ArmStatistics(self.n_actions, self.discount)
+
+    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
+        """Play an untried arm if any, else the subclass's choice among tried arms."""
+        untried = self.stats.untried()
+        if untried.size:
+            return int(self.rng.choice(untried))
+        return self._choose()
+
+    @abstractmethod
+    def _choose(self) -> int:
+        """The arm to play once every arm has been tried."""
+
+    def observe(
+        self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]
+    ) -> None:
+        """Add the reward to the played arm's statistics."""
+        self.stats.add(int(action), float(reward))
+
+    def preferences(self) -> np.ndarray:
+        """Mean reward per arm (NaN for arms never played)."""
+        return self.stats.means()
+
+
+class UCB1Selector(_ArmStatisticsSelector):
     """UCB1 with an exploration bonus scaled to the rewards' spread.
 
     Every arm is played once (in random order); then the arm maximising
@@ -328,21 +372,9 @@ class UCB1Selector(Selector):
     name = "ucb1"
 
     def __init__(self, c: float = 1.0, discount: float = 1.0) -> None:
-        super().__init__()
         _check_real("c", c, low=0.0, why="the exploration bonus' multiplier")
-        _check_real(
-            "discount", discount, low=0.0, low_open=True, high=1.0, why="a forgetting factor"
-        )
+        super().__init__(discount)
         self.c = float(c)
-        self.discount = float(discount)
-        self.stats = _ArmStatistics(0, self.discount)
-
-    def begin_episode(
-        self, env: gym.Env, obs: np.ndarray, info: dict[str, Any], rng: np.random.Generator
-    ) -> None:
-        """Forget all arm statistics."""
-        super().begin_episode(env, obs, info, rng)
-        self.stats = _ArmStatistics(self.n_actions, self.discount)
 
     def indices(self) -> np.ndarray:
         """UCB index of every arm (``inf`` for arms never played)."""
@@ -355,25 +387,12 @@ class UCB1Selector(Selector):
         out[tried] = s.means()[tried] + bonus
         return out
 
-    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Play an untried arm if any, else the largest UCB index."""
-        untried = self.stats.untried()
-        if untried.size:
-            return int(self.rng.choice(untried))
+    def _choose(self) -> int:
+        """The largest UCB index."""
         return _argmax_random_ties(self.indices(), self.rng)
 
-    def observe(
-        self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]
-    ) -> None:
-        """Add the reward to the played arm's statistics."""
-        self.stats.add(int(action), float(reward))
 
-    def preferences(self) -> np.ndarray:
-        """Mean reward per arm (NaN for arms never played)."""
-        return self.stats.means()
-
-
-class ThompsonSelector(Selector):
+class ThompsonSelector(_ArmStatisticsSelector):
     """Gaussian Thompson sampling with a noise level estimated from all rewards.
 
     Model: the rewards of arm ``i`` are ``N(mu_i, sigma^2)`` with one noise level ``sigma`` shared
@@ -399,40 +418,12 @@ class ThompsonSelector(Selector):
 
     name = "thompson"
 
-    def __init__(self, discount: float = 1.0) -> None:
-        super().__init__()
-        _check_real(
-            "discount", discount, low=0.0, low_open=True, high=1.0, why="a forgetting factor"
-        )
-        self.discount = float(discount)
-        self.stats = _ArmStatistics(0, self.discount)
-
-    def begin_episode(
-        self, env: gym.Env, obs: np.ndarray, info: dict[str, Any], rng: np.random.Generator
-    ) -> None:
-        """Forget all arm statistics."""
-        super().begin_episode(env, obs, info, rng)
-        self.stats = _ArmStatistics(self.n_actions, self.discount)
-
-    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Play an untried arm if any, else the arm with the largest posterior draw."""
-        untried = self.stats.untried()
-        if untried.size:
-            return int(self.rng.choice(untried))
+    def _choose(self) -> int:
+        """The arm with the largest posterior draw."""
         s = self.stats
         spread = s.scale() / np.sqrt(s.effective_counts())
         draws = s.means() + spread * self.rng.standard_normal(self.n_actions)
         return _argmax_random_ties(draws, self.rng)
-
-    def observe(
-        self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]
-    ) -> None:
-        """Add the reward to the played arm's statistics."""
-        self.stats.add(int(action), float(reward))
-
-    def preferences(self) -> np.ndarray:
-        """Posterior mean per arm (NaN for arms never played)."""
-        return self.stats.means()
 
 
 class EpsilonGreedySelector(Selector):

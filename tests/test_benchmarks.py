@@ -1,24 +1,13 @@
 """The benchmark scripts run on a tiny budget (their numbers are not checked here)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), BENCHMARKS / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
-def test_bench_speed_writes_its_ratios(tmp_path):
-    result = load("bench_speed.py").main(
+def test_bench_speed_writes_its_ratios(tmp_path, load_script):
+    result = load_script("benchmarks/bench_speed.py").main(
         preset="smoke",
         repeats=1,
         n_samples=12,
@@ -34,8 +23,8 @@ def test_bench_speed_writes_its_ratios(tmp_path):
     assert large["dense_over_exact_memory"] == pytest.approx((64 * 64 + 64) / (1170 * 64 + 64))
 
 
-def test_compare_selectors_table_and_fig3c(tmp_path):
-    module = load("compare_selectors.py")
+def test_compare_selectors_table_and_fig3c(tmp_path, load_script):
+    module = load_script("benchmarks/compare_selectors.py")
     rows = module.main(
         conditions=("none", "weakest"), preset="smoke", seeds=1, days=1, out=tmp_path
     )
@@ -49,8 +38,8 @@ def test_compare_selectors_table_and_fig3c(tmp_path):
     assert (tmp_path / "runs" / "none" / "results.jsonl").stat().st_mtime == mtime
 
 
-def test_fig3c_by_hand():
-    module = load("compare_selectors.py")
+def test_fig3c_by_hand(load_script):
+    module = load_script("benchmarks/compare_selectors.py")
     records = [
         {
             "seed": 0,

@@ -1,6 +1,5 @@
 """Every example runs on a tiny budget (the smoke preset, one or two days)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,13 +9,6 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), EXAMPLES / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_every_example_opens_with_a_usage_block():
     for path in sorted(EXAMPLES.glob("*.py")):
         head = path.read_text().split('"""')[1]
@@ -24,34 +16,36 @@ def test_every_example_opens_with_a_usage_block():
 
 
 @pytest.mark.slow
-def test_01_random_agent():
-    accuracy = load("01_random_agent.py").main(preset="smoke")
+def test_01_random_agent(load_script):
+    accuracy = load_script("examples/01_random_agent.py").main(preset="smoke")
     assert 0.0 <= accuracy <= 1.0
 
 
-def test_02_paper_regression_agent():
-    result = load("02_paper_regression_agent.py").main(preset="smoke", days=1)
+def test_02_paper_regression_agent(load_script):
+    result = load_script("examples/02_paper_regression_agent.py").main(preset="smoke", days=1)
     assert result["replays"].sum() == 20
 
 
 @pytest.mark.slow
-def test_03_train_ppo(tmp_path):
-    result = load("03_train_ppo.py").main(
+def test_03_train_ppo(tmp_path, load_script):
+    result = load_script("examples/03_train_ppo.py").main(
         out=tmp_path, preset="smoke", days=1, total_timesteps=16, n_steps=8, batch_size=8
     )
     assert Path(result["model"]).exists()
     assert (tmp_path / "eval" / "results.jsonl").exists()
 
 
-def test_04_custom_agent(tmp_path):
-    records = load("04_custom_agent.py").main(out=tmp_path / "run", preset="smoke", days=1)
+def test_04_custom_agent(tmp_path, load_script):
+    records = load_script("examples/04_custom_agent.py").main(
+        out=tmp_path / "run", preset="smoke", days=1
+    )
     assert [r["condition"] for r in records] == ["largest-drop"]
     assert (tmp_path / "run" / "results.jsonl").exists()
 
 
 @pytest.mark.slow
-def test_05_compare_conditions(tmp_path):
-    curves = load("05_compare_conditions.py").main(
+def test_05_compare_conditions(tmp_path, load_script):
+    curves = load_script("examples/05_compare_conditions.py").main(
         out=tmp_path, conditions=("none", "round-robin"), preset="smoke", seeds=1, days=1
     )
     assert set(curves) == {"none", "round-robin"}
