@@ -38,25 +38,11 @@ def test_compare_selectors_table_and_fig3c(tmp_path, load_script):
     assert (tmp_path / "runs" / "none" / "results.jsonl").stat().st_mtime == mtime
 
 
-def test_fig3c_by_hand(load_script):
-    module = load_script("benchmarks/compare_selectors.py")
-    records = [
-        {
-            "seed": 0,
-            "day": 1,
-            "test_class_accuracy_after_day": [0.2, 0.5, 0.8],
-            "replay_counts": [5, 3, 1],
-            "test_class_accuracy": [0.3, 0.5, 0.8],
-        },
-        {
-            "seed": 0,
-            "day": 2,
-            "test_class_accuracy_after_day": [0.3, 0.5, 0.8],
-            "replay_counts": [5, 3, 1],
-            "test_class_accuracy": [0.6, 0.6, 0.7],
-        },
-    ]
-    result = module.fig3c(records)
-    assert result["r_replays_vs_day1"] < -0.95  # replays [10, 6, 2] fall with day-1 accuracy
-    assert result["r_change_vs_day1"] < -0.95  # change [0.4, 0.1, -0.1]
-    assert result["n_points"] == 3
+def test_replay_layers_table(tmp_path, load_script):
+    rows = load_script("benchmarks/replay_layers.py").main(
+        layers=(4, 5), preset="smoke", seeds=1, days=1, out=tmp_path, baseline=tmp_path / "none"
+    )
+    assert [r["replay"] for r in rows] == ["none", "block 4", "block 5"]
+    config = json.loads((tmp_path / "runs" / "block5" / "config.json").read_text())
+    assert config["condition"] == "generative" and config["env"]["replay_layer"] == 5
+    assert "| block 5 |" in (tmp_path / "layers.md").read_text()

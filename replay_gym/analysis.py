@@ -1,0 +1,128 @@
+"""Analysis of run directories: per-condition summaries and the paper's Fig. 3C relations.
+
+Pure functions over the records of ``results.jsonl`` (one dict per seed and day), so the
+benchmarks and users' notebooks compute the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.runner import RunArgs, run
+
+
+def load_records(run_dir: Path) -> list[dict]:
+    """The per-day records of a finished run."""
+    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+
+
+def fig3c(records: list[dict]) -> dict:
+    """Replays and accuracy change against day-1 test accuracy, pooled over seeds and classes."""
+    day1, replays, change = [], [], []
+    for seed in sorted({r["seed"] for r in records}):
+        rows = sorted((r for r in records if r["seed"] == seed), key=lambda r: r["day"])
+        first = np.array(rows[0]["test_class_accuracy_after_day"])
+        day1.append(first)
+        replays.append(np.sum([r["replay_counts"] for r in rows], axis=0))
+        change.append(np.array(rows[-1]["test_class_accuracy"]) - first)
+    day1, replays, change = (np.concatenate(x) for x in (day1, replays, change))
+
+    def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+        if x.std() == 0 or y.std() == 0:
+            return None
+        return float(np.corrcoef(x, y)[0, 1])
+
+    r_replay, r_change = pearson(day1, replays), pearson(day1, change)
+    return {
+        "r_replays_vs_day1": r_replay,
+        "r2_replays_vs_day1": None if r_replay is None else r_replay**2,
+        "r_change_vs_day1": r_change,
+        "r2_change_vs_day1": None if r_change is None else r_change**2,
+        "n_points": int(len(day1)),
+    }
+
+
+def summarise(condition: str, records: list[dict]) -> dict:
+    """One row of a comparison: accuracies over seeds and the Fig. 3C relations."""
+    days = max(r["day"] for r in records)
+    finals = np.array([r["test_accuracy"] for r in records if r["day"] == days])
+    curve = [
+        np.mean([r["test_accuracy"] for r in records if r["day"] == d]) for d in range(1, days + 1)
+    ]
+    return {
+        "condition": condition,
+        "seeds": int(len(finals)),
+        "final_test_accuracy": float(finals.mean()),
+        "final_sem": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
+        "mean_test_accuracy_over_days": float(np.mean(curve)),
+        "day1_test_accuracy_after_night": float(curve[0]),
+        "curve": [float(c) for c in curve],
+        "seconds_per_course": float(np.sum([r["wall_time"] for r in records]) / len(finals)),
+        **fig3c(records),
+    }
+
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("final test acc", "final_test_accuracy", ".3f"),
+    ("± s.e.m.", "final_sem", ".3f"),
+    ("mean acc over days", "mean_test_accuracy_over_days", ".3f"),
+    ("day-1 acc", "day1_test_accuracy_after_night", ".3f"),
+    ("r(replays, day-1 acc)", "r_replays_vs_day1", "+.2f"),
+    ("R²", "r2_replays_vs_day1", ".2f"),
+    ("r(change, day-1 acc)", "r_change_vs_day1", "+.2f"),
+    ("R² ", "r2_change_vs_day1", ".2f"),
+    ("s/course", "seconds_per_course", ".0f"),
+)
+"""Table columns: header, row key, format."""
+
+
+def markdown(rows: list[dict], header: str, first: str = "condition") -> str:
+    """Rows of :func:`summarise` as a Markdown table under ``header``."""
+    lines = [
+        header,
+        "",
+        "| " + " | ".join([first, *(title for title, _, _ in COLUMNS)]) + " |",
+        "|" + "---|" * (len(COLUMNS) + 1),
+    ]
+    for row in rows:
+        cells = ["–" if row[key] is None else format(row[key], spec) for _, key, spec in COLUMNS]
+        lines.append("| " + " | ".join([str(row[first]), *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` via a temporary file and a rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
+    """``run_dir`` holds a finished run made with these seeds and exactly these settings."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+    except FileNotFoundError:
+        return False
+    same_env = config["env"] == json.loads(json.dumps(config_to_dict(env)))
+    return same_env and config["seeds"] == list(seeds) and (run_dir / "results.jsonl").exists()
+
+
+def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:
+    """The records of ``args``' run, running it only when no identical finished run exists."""
+    seeds = [args.first_seed + i for i in range(args.seeds)]
+    if rerun or not reusable(args.run_dir, seeds, args.env):
+        run(dataclasses.replace(args, overwrite=True))
+    return load_records(args.run_dir)

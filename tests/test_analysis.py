@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from replay_gym.analysis import fig3c, markdown, run_or_reuse, summarise, write_text_atomic
+from replay_gym.config import apply_overrides, preset
+from replay_gym.runner import RunArgs
+
+RECORDS = [
+    {
+        "seed": 0,
+        "day": 1,
+        "test_class_accuracy_after_day": [0.2, 0.5, 0.8],
+        "replay_counts": [5, 3, 1],
+        "test_class_accuracy": [0.3, 0.5, 0.8],
+        "test_accuracy": 0.53,
+        "wall_time": 1.0,
+    },
+    {
+        "seed": 0,
+        "day": 2,
+        "test_class_accuracy_after_day": [0.3, 0.5, 0.8],
+        "replay_counts": [5, 3, 1],
+        "test_class_accuracy": [0.6, 0.6, 0.7],
+        "test_accuracy": 0.63,
+        "wall_time": 2.0,
+    },
+]
+
+
+def test_fig3c_by_hand():
+    result = fig3c(RECORDS)
+    assert result["r_replays_vs_day1"] < -0.95  # replays [10, 6, 2] fall with day-1 accuracy
+    assert result["r_change_vs_day1"] < -0.95  # change [0.4, 0.1, -0.1]
+    assert result["r2_replays_vs_day1"] == pytest.approx(result["r_replays_vs_day1"] ** 2)
+    assert result["n_points"] == 3
+
+
+def test_summarise_and_markdown():
+    second_seed = [{**r, "seed": 1, "test_accuracy": r["test_accuracy"] + 0.1} for r in RECORDS]
+    row = summarise("mine", RECORDS + second_seed)
+    assert row["final_test_accuracy"] == pytest.approx(0.68)
+    assert row["final_sem"] == pytest.approx(0.05)
+    assert row["curve"] == pytest.approx([0.58, 0.68])
+    assert row["seconds_per_course"] == pytest.approx(3.0)
+    table = markdown([row], "header")
+    assert table.startswith("header\n") and "| mine | 0.680 | 0.050 |" in table
+
+
+def test_write_text_atomic_leaves_no_temporary_file(tmp_path):
+    write_text_atomic(tmp_path / "a" / "b.txt", "x")
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.txt"]
+
+
+def test_run_or_reuse_reruns_only_when_settings_differ(tmp_path):
+    env = apply_overrides(preset("smoke"), days=1)
+    args = RunArgs(condition="none", preset="smoke", out=tmp_path / "r", env=env, progress=False)
+    first = run_or_reuse(args)
+    stamp = (tmp_path / "r" / "results.jsonl").stat().st_mtime_ns
+    assert run_or_reuse(args) == first
+    assert (tmp_path / "r" / "results.jsonl").stat().st_mtime_ns == stamp
+    changed = RunArgs(
+        condition="none",
+        preset="smoke",
+        out=tmp_path / "r",
+        env=apply_overrides(env, days=2),
+        progress=False,
+    )
+    assert len(run_or_reuse(changed)) == 2
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["env"]["days"] == 2
