@@ -53,7 +53,7 @@ from stable_baselines3.dqn.policies import DQNPolicy
 import replay_gym
 from replay_gym.agents.base import Selector
 from replay_gym.config import EnvConfig, config_to_dict
-from replay_gym.logging import flatten
+from replay_gym.run_logger import flatten
 
 __all__ = [
     "ALGORITHMS",

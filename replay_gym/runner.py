@@ -24,7 +24,7 @@ from tqdm import tqdm
 from replay_gym.conditions import FIXED_CONDITIONS, make_fixed_env
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.data import load_dataset
-from replay_gym.logging import RunLogger
+from replay_gym.run_logger import RunLogger
 
 SB3_CONDITION = "sb3"
 

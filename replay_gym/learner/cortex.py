@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from replay_gym.config import LearnerConfig
@@ -206,7 +205,3 @@ def _seeded_torch(generator: torch.Generator, device: torch.device) -> Iterator[
         torch.manual_seed(seed)
         yield
 
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters (for the README and logs)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
