@@ -126,3 +126,39 @@ def test_agent_arguments_reach_the_selector(tmp_path):
     assert json.loads((out / "config.json").read_text())["agent"] == {"epsilon": 1.0}
     with pytest.raises(SystemExit, match="epsilon must be"):
         run_cli(tmp_path, "epsilon-greedy", "--agent", "epsilon", "7", name="bad")
+
+
+def test_agent_kwargs_parse_json_values():
+    from replay_gym.runner import agent_kwargs
+
+    assert agent_kwargs({"eta": "0.1", "flag": "true", "name": "x"}) == {
+        "eta": 0.1,
+        "flag": True,
+        "name": "x",
+    }
+
+
+def test_summary_and_replay_table_by_hand():
+    from replay_gym.runner import replay_table, summarise
+
+    day = {
+        "condition": "c",
+        "seed": 0,
+        "replay_counts": [2, 0],
+        "test_class_accuracy_after_day": [0.2, 0.9],
+    }
+    records = [
+        {**day, "day": 1, "test_class_accuracy": [0.4, 0.9], "test_accuracy": 0.65},
+        {**day, "day": 2, "test_class_accuracy": [0.6, 0.8], "test_accuracy": 0.7},
+    ]
+    summary = summarise(records, ["weak", "strong"])
+    assert summary["final_test_accuracy"] == [0.7] and summary["final_test_accuracy_sem"] is None
+    weak = summary["classes"][0]
+    assert weak == {
+        "class": "weak",
+        "replays_per_course": 4.0,
+        "test_accuracy_after_day1": 0.2,
+        "final_test_accuracy": 0.6,
+    }
+    table = replay_table(summary)
+    assert "weak" in table and "4.0" in table and "0.200" in table

@@ -66,3 +66,13 @@ def test_imagenet_offline_error_says_how_to_supply_a_file(monkeypatch, tmp_path)
     config = LearnerConfig(widths=(64, 128, 256, 512, 512), weights="imagenet")
     with pytest.raises(WeightsUnavailableError, match="learner.weights=/path/to/vgg16.pth"):
         load_base_state(config)
+
+
+def test_device_resolution():
+    from replay_gym.learner.cortex import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
