@@ -334,7 +334,7 @@ def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str
         "classes": [
             {
                 "class": class_names[c],
-                "replays_per_course": float(counts[c]),
+                "replayed_samples_per_course": float(counts[c]),
                 "test_accuracy_after_day1": float(day1[c]),
                 "final_test_accuracy": float(final[c]),
             }
@@ -347,11 +347,11 @@ def replay_table(summary: dict[str, Any]) -> str:
     """Each class's replay count beside its accuracy after day 1 (the paper's Fig. 3C)."""
     lines = [
         f"final test accuracy {summary['final_test_accuracy_mean']:.3f} (seeds {summary['seeds']})",
-        f"{'class':>12}  replays/course  test acc after day 1  final test acc",
+        f"{'class':>12}  samples replayed/course  test acc after day 1  final test acc",
     ]
     for row in summary["classes"]:
         lines.append(
-            f"{row['class']:>12}  {row['replays_per_course']:>14.1f}  "
+            f"{row['class']:>12}  {row['replayed_samples_per_course']:>23.1f}  "
             f"{row['test_accuracy_after_day1']:>20.3f}  {row['final_test_accuracy']:>14.3f}"
         )
     return "\n".join(lines)

@@ -156,7 +156,7 @@ def test_summary_and_replay_table_by_hand():
     weak = summary["classes"][0]
     assert weak == {
         "class": "weak",
-        "replays_per_course": 4.0,
+        "replayed_samples_per_course": 4.0,
         "test_accuracy_after_day1": 0.2,
         "final_test_accuracy": 0.6,
     }
