@@ -155,10 +155,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self._done = False
         self._chi2 = float("nan")
         day_end = self._start_day()
-        info = self._info()
-        info.update(test_accuracy=day_end["test_accuracy"], day_end=day_end)
-        info["test_class_accuracy"] = day_end["test_class_accuracy"]
-        return self._observation(), info
+        return self._observation(), {**self._info(), **_test_of(day_end), "day_end": day_end}
 
     def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Replay one generated batch of class ``action``."""
@@ -309,12 +306,10 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         info["night_end"] = night
         if self.day >= self.config.days:
             self._done = True
-            info.update(test_accuracy=night["test_accuracy"])
-            info["test_class_accuracy"] = night["test_class_accuracy"]
+            info.update(_test_of(night))
             return True
         day_end = self._start_day()
-        info.update(self._info(), day_end=day_end, test_accuracy=day_end["test_accuracy"])
-        info["test_class_accuracy"] = day_end["test_class_accuracy"]
+        info.update(self._info(), **_test_of(day_end), day_end=day_end)
         return False
 
     def _evaluate_validation(self) -> None:
@@ -359,3 +354,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             raise gym.error.ResetNeeded("call reset() before step(), probe() or replay")
         if self._done:
             raise gym.error.ResetNeeded("the course is over (terminated); call reset()")
+
+
+def _test_of(summary: dict[str, Any]) -> dict[str, Any]:
+    """The test-set entries of a day or night summary, for the top level of ``info``."""
+    return {key: summary[key] for key in ("test_accuracy", "test_class_accuracy")}
