@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 import tyro
 
+from replay_gym.analysis import write_text_atomic
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.samplers import GaussianSampler
 
@@ -164,11 +164,7 @@ def main(
         "sampler_scaling": bench_sampler_scaling(1170, scaling_dims, dense_max, 36),
         "env": bench_env(env, repeats),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".speed.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(result, handle, indent=2)
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return result
 

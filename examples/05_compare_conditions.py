@@ -14,9 +14,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import tyro
 
+from replay_gym.analysis import summarise
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs, run
 
@@ -44,15 +44,10 @@ def main(
             overwrite=overwrite,
             progress=False,
         )
-        records = run(args)
-        day_count = max(r["day"] for r in records)
-        curves[condition] = [
-            float(np.mean([r["test_accuracy"] for r in records if r["day"] == d]))
-            for d in range(1, day_count + 1)
-        ]
-        finals = [r["test_accuracy"] for r in records if r["day"] == day_count]
-        sem = np.std(finals, ddof=1) / np.sqrt(len(finals)) if len(finals) > 1 else float("nan")
-        print(f"{condition:>14}: final test accuracy {np.mean(finals):.3f} ± {sem:.3f}")
+        row = summarise(condition, run(args))
+        curves[condition] = row["curve"]
+        sem = "–" if row["final_sem"] is None else f"{row['final_sem']:.3f}"
+        print(f"{condition:>14}: final test accuracy {row['final_test_accuracy']:.3f} ± {sem}")
     (out / "curves.json").write_text(json.dumps(curves, indent=2))
     try:
         import matplotlib

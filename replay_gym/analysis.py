@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs, run
 
 
@@ -60,7 +61,7 @@ def summarise(condition: str, records: list[dict]) -> dict:
         "condition": condition,
         "seeds": int(len(finals)),
         "final_test_accuracy": float(finals.mean()),
-        "final_sem": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
+        "final_sem": standard_error(finals),
         "mean_test_accuracy_over_days": float(np.mean(curve)),
         "day1_test_accuracy_after_night": float(curve[0]),
         "curve": [float(c) for c in curve],
@@ -122,7 +123,6 @@ def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
 
 def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:
     """The records of ``args``' run, running it only when no identical finished run exists."""
-    seeds = [args.first_seed + i for i in range(args.seeds)]
-    if rerun or not reusable(args.run_dir, seeds, args.env):
+    if rerun or not reusable(args.run_dir, args.seed_list, args.env):
         run(dataclasses.replace(args, overwrite=True))
     return load_records(args.run_dir)

@@ -56,6 +56,16 @@ def chi_square(confusion: np.ndarray) -> float:
     return float(np.sum((observed[present] - expected[present]) ** 2 / expected[present]))
 
 
+def standard_error(values: np.ndarray | list[float]) -> float | None:
+    """Standard error of the mean over seeds, std(ddof=1) / sqrt(n); None for a single value."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"need a non-empty 1-D array of values, got shape {values.shape}")
+    if len(values) == 1:
+        return None
+    return float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def relative_gain(accuracy: np.ndarray) -> np.ndarray:
     """Day-over-day gain relative to room for improvement (SPEC §6).
 

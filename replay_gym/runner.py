@@ -24,6 +24,7 @@ from tqdm import tqdm
 from replay_gym.conditions import FIXED_CONDITIONS, make_fixed_env
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.data import load_dataset
+from replay_gym.metrics import standard_error
 from replay_gym.run_logger import RunLogger
 
 SB3_CONDITION = "sb3"
@@ -67,6 +68,11 @@ class RunArgs:
     """Environment settings (defaults come from --preset)."""
     progress: bool = True
     """Show a progress bar and per-day lines."""
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds of the courses: first_seed, first_seed + 1, ..."""
+        return [self.first_seed + i for i in range(self.seeds)]
 
     @property
     def run_dir(self) -> Path:
@@ -162,7 +168,7 @@ def _run_all(args: RunArgs, staging: Path, stream: TextIO) -> list[dict[str, Any
     config_json = {
         "condition": args.condition,
         "preset": args.preset,
-        "seeds": [args.first_seed + i for i in range(args.seeds)],
+        "seeds": args.seed_list,
         "agent": agent_kwargs(args.agent),
         "model": str(args.model) if args.model else None,
         "env": config_to_dict(args.env),
@@ -182,8 +188,7 @@ def _run_all(args: RunArgs, staging: Path, stream: TextIO) -> list[dict[str, Any
             dynamic_ncols=True,
         ) as bar,
     ):
-        for i in range(args.seeds):
-            seed = args.first_seed + i
+        for seed in args.seed_list:
             logger = RunLogger(staging / "tb" / f"seed_{seed}", config_json)
             try:
                 course = run_course(
@@ -328,9 +333,7 @@ def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str
         "days": int(last[seeds[0]]["day"]),
         "final_test_accuracy": finals,
         "final_test_accuracy_mean": float(np.mean(finals)),
-        "final_test_accuracy_sem": float(np.std(finals, ddof=1) / np.sqrt(len(finals)))
-        if len(finals) > 1
-        else None,
+        "final_test_accuracy_sem": standard_error(finals),
         "classes": [
             {
                 "class": class_names[c],

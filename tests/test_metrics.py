@@ -55,3 +55,13 @@ def test_relative_gain_follows_the_paper_formula():
     assert np.isnan(relative_gain(np.array([0.3, 0.3, 0.4]))[0])
     with pytest.raises(ValueError, match="at least 3 days"):
         relative_gain(np.array([0.1, 0.2]))
+
+
+def test_standard_error_by_hand():
+    from replay_gym.metrics import standard_error
+
+    # values 1, 2, 3: sample std 1, n = 3 -> 1 / sqrt(3)
+    assert standard_error([1.0, 2.0, 3.0]) == pytest.approx(1 / np.sqrt(3))
+    assert standard_error([0.5]) is None
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        standard_error([])
