@@ -2,7 +2,7 @@
 
 By day the whole network learns from augmented real images; by night only the part above the
 replay layer learns, from replayed activations. One optimiser serves both, so its state carries
-over from day to night and back (SPEC §3): parameters below the layer get no gradient at night
+over from day to night and back (METHOD §3): parameters below the layer get no gradient at night
 and Adam leaves them, and their moments, untouched.
 """
 

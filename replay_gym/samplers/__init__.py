@@ -1,4 +1,4 @@
-"""Night-time replay generators, fitted per class on one max-pool layer's activations (SPEC §3).
+"""Night-time replay generators, fitted per class on one max-pool layer's activations (METHOD §3).
 
 ``make_sampler(config, layer)`` builds the sampler named by ``SamplerConfig.kind``. Plug in your
 own with ``register_sampler("name", factory)``, where ``factory(config, layer)`` returns a

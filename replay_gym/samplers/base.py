@@ -1,4 +1,4 @@
-"""The interface every night-time replay generator implements (SPEC §3)."""
+"""The interface every night-time replay generator implements (METHOD §3)."""
 
 from __future__ import annotations
 
