@@ -1,6 +1,6 @@
 """The paper's side network ("hippocampus"): a linear regression that learns which class to replay.
 
-Barry & Love (SPEC §5) attach a tiny regression to the cortex network: ``n_classes`` inputs (the
+Barry & Love (METHOD §5) attach a tiny regression to the cortex network: ``n_classes`` inputs (the
 one-hot code of the replayed class) and one output, the predicted reward (the decrease of the
 validation chi-square). After every replay step it is fitted for 50 epochs on that single
 (one-hot, reward) pair with Adam (learning rate 1e-3) and mean-squared error; the next class is
@@ -209,7 +209,7 @@ def fit(
 
 
 class RegressionSelector(Selector):
-    """Barry & Love's side network ("hippocampus"), exactly as SPEC §5 describes it.
+    """Barry & Love's side network ("hippocampus"), exactly as METHOD §5 describes it.
 
     A linear regression with one weight per class and a bias predicts the reward of replaying a
     class; the class to replay is drawn from ``softmax(weights / temperature)`` (bias excluded).

@@ -108,8 +108,8 @@ class TrainSB3Args:
     env: EnvConfig = field(default_factory=EnvConfig)
     """Environment settings (defaults come from --preset)."""
     total_timesteps: int = 10_000
-    """Environment steps to train for, over all envs (10,000: ten courses of the default
-    preset). With --resume: steps to add to the saved model's count."""
+    """Environment steps to train for, over all envs (a course is days x night_length steps).
+    With --resume: steps to add to the saved model's count."""
     n_envs: int = 1
     """Environments stepped side by side (their courses have seeds seed, seed + 1, ...)."""
     vec_env: Literal["dummy", "subproc"] = "dummy"
@@ -134,9 +134,9 @@ class TrainSB3Args:
     defaults, fine for a small MLP); dqn 5e-4 rather than SB3's 1e-4, which is tuned for millions
     of Atari frames: a budget of thousands of costly steps needs larger steps."""
     gamma: float | None = None
-    """Discount. None: 1 - 1/night_length, a horizon of one night (0.99 for the default preset's
-    100-step nights). A step's reward is its own chi-square drop; what a replay changes beyond
-    that fades within the night, as the next day retrains the network."""
+    """Discount. None: 1 - 1/night_length, a horizon of one night. A step's reward is its own
+    chi-square drop; what a replay changes beyond that fades within the night, as the next day
+    retrains the network."""
     n_steps: int | None = None
     """ppo/a2c: steps per env between updates. None: ppo one night (night_length), so each
     rollout holds a whole night and is reused for n_epochs passes; a2c 10 (SB3: 5; 5-20 is

@@ -123,6 +123,6 @@ def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
 
 def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:
     """The records of ``args``' run, running it only when no identical finished run exists."""
-    if rerun or not reusable(args.run_dir, args.seed_list, args.env):
+    if rerun or not reusable(args.run_dir, args.seed_list, args.env_config):
         run(dataclasses.replace(args, overwrite=True))
     return load_records(args.run_dir)

@@ -1,8 +1,15 @@
 """Frozen configuration: one dataclass per concern, nested in :class:`EnvConfig`, and the presets.
 
-Every number of the paper lives here with the place it comes from (``SPEC §n`` refers to
-``shared/SPEC.md``). The CLI is these dataclasses through tyro, so each field's docstring is
-also its ``--help`` text.
+Every number of the paper lives here with the place it comes from (``METHOD §n`` refers to
+``docs/METHOD.md``). The CLI is these dataclasses through tyro, so each field's docstring is
+also its ``--help`` text: a docstring names the paper's value as ``(paper: X)``, never a
+preset's, because ``--help`` prints the chosen preset's value as the default
+(``tests/test_config.py`` checks each ``paper:`` number against the ``paper`` preset).
+
+Every config checks itself when it is built (``__post_init__``): each field against its type
+annotation (:func:`replay_gym.validation.check_fields`), then the field's range rules in
+``validate``. A bad setting is a ``ValueError`` naming it, whether it comes from Python,
+``apply_overrides``, ``gym.make`` or a CLI flag.
 """
 
 from __future__ import annotations
@@ -11,6 +18,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from replay_gym.devices import check_device
+from replay_gym.validation import check_fields, require
 
 VGG16_WIDTHS = (64, 128, 256, 512, 512)
 """Channels of torchvision's VGG-16 conv blocks (configuration "D")."""
@@ -24,30 +34,30 @@ class LearnerConfig:
     """The VGG-16 "cortex": architecture, starting weights, optimiser and day-time augmentation."""
 
     widths: tuple[int, int, int, int, int] = (16, 32, 64, 128, 128)
-    """Channels of the five conv blocks; the paper's VGG-16 is (64, 128, 256, 512, 512)."""
+    """Channels of the five conv blocks of the VGG-16 (paper: 64, 128, 256, 512, 512)."""
     input_size: int = 32
-    """Side of the square input image in pixels (paper: 224). Must be a multiple of 32."""
+    """Side of the square input image in pixels, a multiple of 32 (paper: 224)."""
     hidden: int = 256
     """Width of the two fully connected head layers (paper: 4096)."""
     dropout: float = 0.5
     """Dropout after each hidden head layer (paper: 0.5)."""
     weights: str = "embedded"
-    """Starting weights of the conv base: ``imagenet`` (torchvision's ImageNet-1k VGG-16 weights),
-    ``embedded`` (the small base shipped with replay-gym), ``none`` (random), or a path to a
-    state-dict file of the conv base (keys ``features.N.weight``/``bias``)."""
+    """Starting weights of the conv base: ``imagenet`` (torchvision's ImageNet-1k VGG-16
+    weights), ``embedded`` (the small base shipped with replay-gym), ``none`` (random), or a
+    path to a state-dict file of the conv base (keys ``features.N.weight``/``bias``)."""
     lr: float = 3e-4
     """Adam learning rate (paper: 0.0003)."""
     betas: tuple[float, float] = (0.9, 0.999)
-    """Adam betas (paper: Keras defaults)."""
+    """Adam betas, each in [0, 1) (paper: Keras's 0.9, 0.999)."""
     adam_eps: float = 1.0
-    """Adam epsilon. The authors' published code passed 1.0, not the usual 1e-8 (SPEC §1); that
-    large value damps every update, so it is the default here to match their numbers."""
+    """Adam epsilon (paper: 1.0, as the authors' published code passed; METHOD §1). So large a
+    value damps every update; the usual choice is 1e-8. ``--help`` shows the chosen preset's."""
     batch_size: int = 36
     """Images (day) and replayed activations (night) per optimiser step (paper: 36)."""
     augment: bool = True
     """Augment the training images before every day (paper: yes)."""
     rotation: float = 20.0
-    """Augmentation: largest rotation in degrees (paper: 20)."""
+    """Augmentation: largest rotation in degrees, 0-180 (paper: 20)."""
     shift: float = 0.2
     """Augmentation: largest horizontal and vertical shift, a fraction of the side (paper: 0.2)."""
     zoom: float = 0.2
@@ -55,11 +65,16 @@ class LearnerConfig:
     hflip: bool = True
     """Augmentation: flip horizontally with probability 0.5 (paper: yes)."""
     device: str = "cpu"
-    """Torch device of the learner: ``cpu``, ``cuda``, ``cuda:1`` or ``auto`` (CUDA if present)."""
+    """Torch device of the learner: ``cpu``, ``cuda``, ``cuda:1`` or ``auto`` (CUDA if present).
+    A device this machine does not have is refused, with the list of those it has."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, "learner.")
+        self.validate()
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
-        if len(self.widths) != N_BLOCKS or any(w < 1 for w in self.widths):
+        if any(w < 1 for w in self.widths):
             raise ValueError(f"learner.widths must be 5 positive channel counts, got {self.widths}")
         if self.input_size < 32 or self.input_size % 32:
             raise ValueError(
@@ -74,16 +89,16 @@ class LearnerConfig:
             raise ValueError(f"learner.dropout must be in [0, 1), got {self.dropout}")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"learner.betas must both be in [0, 1), got {self.betas}")
+        require(bool(self.weights), "learner.weights", "imagenet, embedded, none or a path", "")
         if self.weights == "imagenet" and tuple(self.widths) != VGG16_WIDTHS:
             raise ValueError(
                 f"learner.weights='imagenet' needs VGG-16's widths {VGG16_WIDTHS}, "
                 f"got {self.widths}"
             )
-        if self.rotation < 0 or not 0 <= self.shift < 1 or not 0 <= self.zoom < 1:
-            raise ValueError(
-                "learner augmentation ranges must be rotation >= 0, 0 <= shift < 1, "
-                f"0 <= zoom < 1; got rotation={self.rotation}, shift={self.shift}, zoom={self.zoom}"
-            )
+        require(0 <= self.rotation <= 180, "learner.rotation", "in [0, 180] degrees", self.rotation)
+        require(0 <= self.shift < 1, "learner.shift", "in [0, 1)", self.shift)
+        require(0 <= self.zoom < 1, "learner.zoom", "in [0, 1)", self.zoom)
+        check_device(self.device, "learner.device")
 
     def pool_shape(self, layer: int) -> tuple[int, int, int]:
         """(channels, height, width) of the output of max-pool ``layer`` (1-5)."""
@@ -97,8 +112,8 @@ class DataConfig:
 
     source: Literal["prototypes", "folders", "fashion-mnist"] = "prototypes"
     """``prototypes``: the embedded procedural categories (nothing to download); ``folders``:
-    one sub-folder of images per class (the paper's ImageNet-fall-2011 classes);
-    ``fashion-mnist``: the original idx files."""
+    one sub-folder of images per class (the paper's ImageNet-fall-2011 classes); or
+    Fashion-MNIST's original idx files, ``fashion-mnist``."""
     root: str | None = None
     """Folder holding the data (``folders``: the class folders; ``fashion-mnist``: the idx
     files, default ``/usr/share/datasets/fashion-mnist``)."""
@@ -111,7 +126,7 @@ class DataConfig:
     n_classes: int = 10
     """Number of new classes to learn (paper: 10)."""
     train_per_class: int = 360
-    """Training images per class (paper: 1,170; the ``default`` preset: 180)."""
+    """Training images per class, at least 2 (paper: 1170)."""
     val_per_class: int = 60
     """Validation images per class; every decision (reward, best model) uses these (paper: 130)."""
     test_per_class: int = 60
@@ -119,6 +134,10 @@ class DataConfig:
     seed: int = 0
     """Seed of the data set itself (generated images, split order). Fixed across episode seeds,
     as the paper's models all saw the same images."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, "data.")
+        self.validate()
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
@@ -133,6 +152,12 @@ class DataConfig:
             _positive(f"data.{name}", getattr(self, name))
         if self.train_per_class < 2:
             raise ValueError("data.train_per_class must be at least 2 to fit a covariance")
+        require(self.seed >= 0, "data.seed", ">= 0", self.seed)
+        require(self.root != "", "data.root", "a folder or None", self.root)
+        require(all(self.classes), "data.classes", "non-empty names", self.classes)
+        require(
+            len(set(self.classes)) == len(self.classes), "data.classes", "distinct", self.classes
+        )
         if self.paper_model is not None:
             if self.source != "folders":
                 raise ValueError("data.paper_model needs data.source='folders'")
@@ -149,25 +174,34 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """How night-time replay activations are made from the day's activations (SPEC §3)."""
+    """How night-time replay activations are made from the day's activations (METHOD §3)."""
 
     kind: str = "gaussian"
-    """``gaussian``: per-class multivariate normal, sampled exactly through the activations
-    (the paper's generative replay); ``veridical``: the stored activations themselves."""
+    """``gaussian``: per-class multivariate normal, sampled exactly through the activations, as
+    in the paper's generative replay; ``veridical``: the stored activations themselves. Any
+    name registered with ``replay_gym.samplers.register_sampler`` works too."""
     downsample: tuple[int, int, int, int, int] = (4, 4, 2, 2, 1)
-    """Per-layer average down-sampling factor before the Gaussian is fitted (blocks 1-5). Default:
-    the published paper's 4, 4, 2, 2 (the authors' code also used 2 at block 4); the preprint
-    used 8, 4, 4, 2. Samples are up-sampled back by repetition."""
+    """Per-layer average down-sampling factor before the Gaussian is fitted, blocks 1-5; each
+    must divide its block's map (paper: 4, 4, 2, 2, 1; the authors' code also used 2 at
+    block 4, the preprint 8, 4, 4, 2). Samples are up-sampled back by repetition."""
     samples_per_class: int | None = None
-    """Generated samples per class and night; ``None``: as many as training images (paper)."""
+    """Generated samples per class and night; ``None``: as many as training images (paper: None)."""
     fit_on: Literal["augmented", "clean"] = "augmented"
     """Which activations the sampler is fitted to after a day: ``augmented``, the day's training
     images as that day augmented them (the authors' code fitted to its augmenting generator's
     output); ``clean``, the images without augmentation."""
 
-    def validate(self, learner: LearnerConfig, layer: int) -> None:
-        """Raise ``ValueError`` naming the first bad field for replay at ``layer``."""
-        if len(self.downsample) != N_BLOCKS or any(f < 1 for f in self.downsample):
+    def __post_init__(self) -> None:
+        check_fields(self, "sampler.")
+        self.validate()
+
+    def validate(self, learner: LearnerConfig | None = None, layer: int | None = None) -> None:
+        """Raise ``ValueError`` naming the first bad field.
+
+        With ``learner`` and ``layer``, also check that the layer's factor divides its map.
+        """
+        require(bool(self.kind), "sampler.kind", "a registered sampler name", self.kind)
+        if any(f < 1 for f in self.downsample):
             raise ValueError(
                 f"sampler.downsample must be 5 positive factors, got {self.downsample}"
             )
@@ -175,6 +209,8 @@ class SamplerConfig:
             _positive("sampler.samples_per_class", self.samples_per_class)
         if self.fit_on not in ("augmented", "clean"):
             raise ValueError(f"sampler.fit_on must be 'augmented' or 'clean', got {self.fit_on!r}")
+        if learner is None or layer is None:
+            return
         _, side, _ = learner.pool_shape(layer)
         factor = self.downsample[layer - 1]
         if side % factor:
@@ -192,20 +228,23 @@ class EnvConfig:
     data: DataConfig = field(default_factory=DataConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     days: int = 10
-    """Days (epochs) in a course; a night of replay follows every day (paper: 10 or 30)."""
+    """Days (epochs) in a course; a night of replay follows every day (paper: 10; its
+    experiment 2: 30)."""
     replay_layer: int = 4
-    """Max-pool block (1-5) whose output is replayed (paper's RL experiment: 4)."""
+    """Max-pool block (1-5) whose output is replayed (paper: 4, in its RL experiment)."""
     steps_per_night: int | None = None
     """Replay batches per night; ``None``: every generated sample once, i.e.
-    ceil(samples_per_class x n_classes / batch_size) (paper: 1,170 x 10 / 36 = 325)."""
+    ceil(samples_per_class x n_classes / batch_size) (paper: None; 1170 x 10 / 36 = 325 steps)."""
     real_days: int | None = None
     """Days that train on real images; ``None``: all. Later days are filled with generative
     replay from the sampler fitted after the last real day (the "continuous" condition)."""
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+        self.validate()
+
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad field."""
-        self.learner.validate()
-        self.data.validate()
+        """Raise ``ValueError`` naming the first bad field (each section checked itself)."""
         if not 1 <= self.replay_layer <= N_BLOCKS:
             raise ValueError(
                 f"replay_layer must be 1-5 (a VGG-16 max-pool), got {self.replay_layer}"

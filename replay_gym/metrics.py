@@ -67,7 +67,7 @@ def standard_error(values: np.ndarray | list[float]) -> float | None:
 
 
 def relative_gain(accuracy: np.ndarray) -> np.ndarray:
-    """Day-over-day gain relative to room for improvement (SPEC §6).
+    """Day-over-day gain relative to room for improvement (METHOD §6).
 
     ``(acc[n+1] - acc[n]) / (acc[n] - acc[1])`` for days n = 2..N-1 (1-based), following the
     paper's formula literally; entries whose denominator is 0 are NaN.

@@ -15,17 +15,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
 import gymnasium as gym
 import numpy as np
+import tyro
 from tqdm import tqdm
 
 from replay_gym.conditions import FIXED_CONDITIONS, make_fixed_env
-from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.config import EnvConfig, config_to_dict, preset
 from replay_gym.data import load_dataset
 from replay_gym.metrics import standard_error
 from replay_gym.run_logger import RunLogger
+from replay_gym.validation import check_fields
 
 SB3_CONDITION = "sb3"
 
@@ -57,17 +59,27 @@ class RunArgs:
     first_seed: int = 0
     """Seed of the first course."""
     out: Path | None = None
-    """Run directory; default runs/<condition>-<preset>."""
+    """Run directory (a path or a string); default runs/<condition>-<preset>."""
     overwrite: bool = False
     """Replace an existing run directory (only once the new run has finished)."""
     model: Path | None = None
     """Saved Stable-Baselines3 model (.zip) for --condition sb3."""
     agent: dict[str, str] = field(default_factory=dict)
     """Selector constructor arguments, e.g. --agent temperature 0.5 (values parsed as JSON)."""
-    env: EnvConfig = field(default_factory=EnvConfig)
-    """Environment settings (defaults come from --preset)."""
+    env: Annotated[EnvConfig | None, tyro.conf.AvoidSubcommands] = None
+    """Environment settings (defaults come from --preset). None: the preset's; read the
+    resolved settings from ``env_config``."""
     progress: bool = True
     """Show a progress bar and per-day lines."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)  # types, and paths given as strings become Paths
+        preset(self.preset)  # an unknown preset is refused now, with the names
+
+    @property
+    def env_config(self) -> EnvConfig:
+        """The environment's settings: ``env`` when given, else the preset's."""
+        return self.env if self.env is not None else preset(self.preset)
 
     @property
     def seed_list(self) -> list[int]:
@@ -98,7 +110,7 @@ class RunArgs:
             raise ValueError(
                 f"--agent arguments do not apply to fixed condition {self.condition!r}"
             )
-        self.env.validate()
+        self.env_config.validate()
 
 
 def agent_kwargs(raw: dict[str, str]) -> dict[str, Any]:
@@ -138,8 +150,8 @@ def finish_run_dir(staging: Path, run_dir: Path) -> None:
 def build(args: RunArgs, seed: int) -> tuple[gym.Env, Any]:
     """The environment and selector (None for a fixed schedule) of one course."""
     if args.condition in FIXED_CONDITIONS:
-        return make_fixed_env(args.condition, args.env), None
-    env = gym.make("ReplaySelect-v0", config=args.env)
+        return make_fixed_env(args.condition, args.env_config), None
+    env = gym.make("ReplaySelect-v0", config=args.env_config)
     if args.condition == SB3_CONDITION:
         from replay_gym.agents.sb3 import SB3Selector
 
@@ -171,10 +183,11 @@ def _run_all(args: RunArgs, staging: Path, stream: TextIO) -> list[dict[str, Any
         "seeds": args.seed_list,
         "agent": agent_kwargs(args.agent),
         "model": str(args.model) if args.model else None,
-        "env": config_to_dict(args.env),
+        "env": config_to_dict(args.env_config),
     }
     (staging / "config.json").write_text(json.dumps(config_json, indent=2))
-    steps_per_course = args.env.days * (1 if args.condition == "none" else args.env.night_length)
+    env = args.env_config
+    steps_per_course = env.days * (1 if args.condition == "none" else env.night_length)
     records: list[dict[str, Any]] = []
     with (
         open(staging / "results.jsonl", "w") as results,
@@ -205,7 +218,7 @@ def _run_all(args: RunArgs, staging: Path, stream: TextIO) -> list[dict[str, Any
             finally:
                 logger.close()
             records.extend(course)
-    names = list(load_dataset(args.env.data, args.env.learner.input_size).class_names)
+    names = list(load_dataset(env.data, env.learner.input_size).class_names)
     summary = summarise(records, names)
     (staging / "summary.json").write_text(json.dumps(summary, indent=2))
     if args.progress:

@@ -1,12 +1,18 @@
+import ast
 import dataclasses
+import inspect
 import json
+import re
+import textwrap
 
 import pytest
 
 from replay_gym.config import (
     PRESETS,
+    DataConfig,
     EnvConfig,
     LearnerConfig,
+    SamplerConfig,
     apply_overrides,
     config_from_dict,
     config_to_dict,
@@ -67,3 +73,103 @@ def test_validation_names_the_field():
         LearnerConfig(weights="imagenet").validate()
     with pytest.raises(ValueError, match="paper_model must be 1-10"):
         apply_overrides(preset("paper"), paper_model=11).validate()
+
+
+# -- every setting checked when the config is built ------------------------------------------
+
+
+def test_configs_check_themselves_when_built_replaced_or_loaded():
+    with pytest.raises(ValueError, match=r"days must be an integer \(int\), got 1.5"):
+        EnvConfig(days=1.5)
+    with pytest.raises(ValueError, match=r"learner.rotation must be a finite number"):
+        dataclasses.replace(LearnerConfig(), rotation=float("nan"))
+    data = config_to_dict(preset("smoke"))
+    data["learner"]["batch_size"] = 12.5
+    with pytest.raises(ValueError, match=r"learner.batch_size must be an integer"):
+        config_from_dict(data)
+
+
+def test_compatible_values_are_normalised_so_configs_stay_hashable_and_json_ready():
+    import numpy as np
+
+    config = apply_overrides(
+        preset("smoke"), days=np.int64(2), lr=1, widths=[16, 32, 64, 128, 128], hflip=np.bool_(0)
+    )
+    assert type(config.days) is int and type(config.learner.lr) is float
+    assert config.learner.widths == (16, 32, 64, 128, 128) and config.learner.hflip is False
+    hash(config)
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(config)))) == config
+
+
+# -- help texts: numbers come from the config -------------------------------------------------
+
+
+def field_docstrings(cls):
+    """{field: docstring} read from the source, as tyro reads them for ``--help``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body
+    return {
+        stmt.target.id: nxt.value.value
+        for stmt, nxt in zip(body, body[1:], strict=False)
+        if isinstance(stmt, ast.AnnAssign)
+        and isinstance(nxt, ast.Expr)
+        and isinstance(nxt.value, ast.Constant)
+    }
+
+
+SECTIONS = {"learner": LearnerConfig, "data": DataConfig, "sampler": SamplerConfig, "": EnvConfig}
+
+
+def _numbers(text):
+    return [float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e-?\d+)?", text)]
+
+
+def _flat(value):
+    if isinstance(value, tuple):
+        return [float(v) for v in value]
+    return [] if value is None or isinstance(value, str | bool) else [float(value)]
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_paper_values_in_help_are_the_paper_presets(section):
+    """A docstring's "(paper: X)" is checked against the ``paper`` preset, so it cannot drift."""
+    paper = preset("paper")
+    checked = 0
+    for name, doc in field_docstrings(SECTIONS[section]).items():
+        for claim in re.findall(r"\(paper: ([^;]*?)[;)]", " ".join(doc.split())):
+            value = getattr(getattr(paper, section) if section else paper, name)
+            if isinstance(value, bool):
+                assert claim == ("yes" if value else "no"), (name, claim, value)
+            elif value is None:
+                assert claim == "None", (name, claim)
+            else:
+                assert _numbers(claim) == _flat(value), (name, claim, value)
+            checked += 1
+    assert checked, "each section names some of the paper's values"
+
+
+@pytest.mark.parametrize("cls", [*SECTIONS.values(), "RunArgs"], ids=str)
+def test_help_texts_reflow_as_paragraphs(cls):
+    """tyro breaks a help line before a continuation line that starts with a non-letter."""
+    if cls == "RunArgs":
+        from replay_gym.runner import RunArgs as cls
+    for name, doc in field_docstrings(cls).items():
+        for line in doc.split("\n")[1:]:
+            assert not line.strip() or line.strip()[0].isalpha(), (name, line)
+
+
+def _help(capsys, monkeypatch, *argv):
+    from replay_gym.__main__ import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return " ".join(capsys.readouterr().out.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_adam_eps_help_shows_the_presets_value_and_claims_no_other(name, capsys, monkeypatch):
+    text = _help(capsys, monkeypatch, "run", "--preset", name)
+    entry = re.search(r"--env\.learner\.adam-eps FLOAT (.*?)\(default: ([^)]*)\)", text)
+    assert float(entry.group(2)) == PRESETS[name].learner.adam_eps
+    assert "default here" not in entry.group(1) and "SPEC" not in text

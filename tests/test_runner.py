@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -104,9 +105,16 @@ def test_failed_run_leaves_no_finished_looking_directory(tmp_path, monkeypatch):
         (["--condition", "random", "--env.replay-layer", "7"], "replay_layer must be 1-5"),
     ],
 )
-def test_bad_arguments_are_named(tmp_path, args, message):
-    with pytest.raises(SystemExit, match=message):
+def test_bad_arguments_are_named(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
         main(["run", *args, "--out", str(tmp_path / "x"), *FAST])
+    assert re.search(message, said(exit_info, capsys))
+
+
+def said(exit_info, capsys):
+    """What the CLI told the user: the exit message, or tyro's boxed error, unwrapped."""
+    text = f"{exit_info.value.code} {capsys.readouterr().err}"
+    return " ".join(text.replace("│", " ").split())
 
 
 def test_unknown_command_and_preset():
@@ -162,3 +170,49 @@ def test_summary_and_replay_table_by_hand():
     }
     table = replay_table(summary)
     assert "weak" in table and "4.0" in table and "0.200" in table
+
+
+def test_run_args_without_env_take_the_presets_settings():
+    from replay_gym.config import apply_overrides, preset
+    from replay_gym.runner import RunArgs
+
+    args = RunArgs(preset="smoke")
+    assert args.env is None and args.env_config == preset("smoke")
+    assert (args.env_config.days, args.env_config.data.n_classes) == (3, 4)
+    given = apply_overrides(preset("smoke"), days=1)
+    assert RunArgs(preset="smoke", env=given).env_config is given
+
+
+def test_run_args_take_paths_as_strings(tmp_path):
+    from replay_gym.runner import RunArgs
+
+    args = RunArgs(out=str(tmp_path / "r"))
+    assert args.out == tmp_path / "r" and args.run_dir == tmp_path / "r"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seeds": 1.5}, r"seeds must be an integer \(int\), got 1.5"),
+        ({"first_seed": "0"}, r"first_seed must be an integer \(int\), got '0'"),
+        ({"out": 3}, r"out must be a path \(str or Path\) or None, got 3"),
+        ({"preset": "huge"}, r"unknown preset 'huge'; choose one of"),
+        ({"env": {"days": 2}}, r"env must be an EnvConfig or None, got \{'days': 2\} \(dict\)"),
+    ],
+)
+def test_run_args_refuse_bad_values_when_built(changes, message):
+    from replay_gym.runner import RunArgs
+
+    with pytest.raises(ValueError, match=message):
+        RunArgs(**changes)
+
+
+def test_cli_preset_with_single_flags_on_top(monkeypatch):
+    import replay_gym.runner as runner
+
+    seen = []
+    monkeypatch.setattr(runner, "run", seen.append)
+    main(["run", "--preset", "smoke", "--env.days", "2"])
+    (args,) = seen
+    assert args.env_config.days == 2 and args.env_config.data.n_classes == 4
+    assert args.env_config.learner == runner.preset("smoke").learner

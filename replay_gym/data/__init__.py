@@ -57,10 +57,6 @@ def load_dataset(config: DataConfig, input_size: int) -> ImageSplits:
     Results are cached in-process (environments are built repeatedly on the same data), so the
     returned tensors are shared: treat them as read-only.
     """
-    config.validate()
-    if not isinstance(config.classes, tuple):
-        kind = type(config.classes).__name__
-        raise TypeError(f"data.classes must be a tuple of strings (hashable), got a {kind}")
     if input_size < 1:
         raise ValueError(f"input_size must be positive, got {input_size}")
     return _load_cached(config, input_size)

@@ -15,7 +15,7 @@ from replay_gym.data import load_dataset
 from replay_gym.learner.cortex import DayViews, Learner
 from replay_gym.learner.weights import load_base_state
 from replay_gym.metrics import chi_square, class_accuracy, confusion_matrix, overall_accuracy
-from replay_gym.samplers import Sampler, make_sampler
+from replay_gym.samplers import LearnerDivergedError, Sampler, make_sampler
 
 
 class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
@@ -75,8 +75,9 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     `test_accuracy` and `test_class_accuracy` of the current network, and on such steps
     `night_end` (the finished night: `day`, `steps`, `replay_counts`, `chi2`, `class_accuracy`,
     `test_accuracy`, `test_class_accuracy`) and, unless the episode ended, `day_end` (the new
-    day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop`, `class_accuracy`,
-    `val_accuracy`, `test_accuracy`, `test_class_accuracy`).
+    day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's change of chi2; `None`
+    on day 1, which has no earlier value), `class_accuracy`, `val_accuracy`, `test_accuracy`,
+    `test_class_accuracy`).
 
     ## Arguments
 
@@ -120,10 +121,14 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(
         self, config: EnvConfig | None = None, *, preset: str = "default", **overrides: Any
     ) -> None:
+        if config is not None and not isinstance(config, EnvConfig):
+            raise ValueError(f"config must be an EnvConfig, got {type(config).__name__}")
         base = config if config is not None else preset_config(preset)
+        # Every setting was checked when its config was built; nothing is loaded before that.
         self.config = apply_overrides(base, **overrides) if overrides else base
-        self.config.validate()
         self.layer = self.config.replay_layer
+        # Built before the data so that an unknown sampler kind fails before any loading.
+        self.sampler: Sampler = make_sampler(self.config.sampler, self.layer)
         self.data = load_dataset(self.config.data, self.config.learner.input_size)
         self.n_classes = self.data.n_classes
         self.night_length = self.config.night_length
@@ -137,8 +142,6 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self.learner: Learner | None = None
         self.day_views: DayViews | None = None
         """Order and augmentation of the last day trained on real images."""
-        # Built now so that an unknown sampler kind fails at construction, not at reset.
-        self.sampler: Sampler = make_sampler(self.config.sampler, self.layer)
         self.day = 0
         self.night_step = 0
         self._done = False
@@ -279,7 +282,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             )
             self.day_views = views
             train_acts, train_labels = self.day_activations(self.layer)
-            self.sampler.fit(train_acts, train_labels, self.n_classes)
+            self._fit_sampler(train_acts, train_labels, loss)
             del train_acts
         else:
             loss = self._replay_day()
@@ -296,12 +299,25 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "real_images": real,
             "loss": loss,
             "chi2": self._chi2,
-            "chi2_drop": chi2_before - self._chi2,
+            "chi2_drop": None if self.day == 1 else chi2_before - self._chi2,
             "class_accuracy": class_accuracy(self._val_confusion),
             "val_accuracy": overall_accuracy(self._val_confusion),
             "test_accuracy": overall_accuracy(test),
             "test_class_accuracy": class_accuracy(test),
         }
+
+    def _fit_sampler(self, activations: torch.Tensor, labels: torch.Tensor, loss: float) -> None:
+        """Fit the sampler to the day's activations; a diverged learner is an error, not NaN."""
+        try:
+            self.sampler.fit(activations, labels, self.n_classes)
+        except LearnerDivergedError as err:
+            names = [self.data.class_names[c] for c in err.classes]
+            raise LearnerDivergedError(
+                f"the learner diverged on day {self.day} (day loss {loss:.4g}): its block-"
+                f"{self.layer} activations of class(es) {', '.join(names)} hold NaN or infinity, "
+                "so the sampler refuses to fit them; lower learner.lr or raise learner.adam_eps",
+                err.classes,
+            ) from err
 
     def _replay_day(self) -> float:
         """A day without real images: one full night's worth of generated replay (continuous)."""

@@ -1,4 +1,4 @@
-"""Day-time image augmentation: random rotation, shift, zoom and flip, reflection-filled (SPEC §1).
+"""Day-time augmentation: random rotation, shift, zoom and flip, reflection-filled (METHOD §1).
 
 The paper used Keras' ``ImageDataGenerator(rotation_range=20, width_shift_range=0.2,
 height_shift_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode='reflect')``. This is

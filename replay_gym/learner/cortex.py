@@ -2,7 +2,7 @@
 
 By day the whole network learns from augmented real images; by night only the part above the
 replay layer learns, from replayed activations. One optimiser serves both, so its state carries
-over from day to night and back (SPEC §3): parameters below the layer get no gradient at night
+over from day to night and back (METHOD §3): parameters below the layer get no gradient at night
 and Adam leaves them, and their moments, untouched.
 """
 
@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from replay_gym.config import LearnerConfig
+from replay_gym.devices import check_device
 from replay_gym.learner.augment import AffineParams, affine_params, apply_affine
 from replay_gym.learner.vgg import VGG16, init_features, init_head
 from replay_gym.learner.weights import check_base_state
@@ -27,13 +28,11 @@ EVAL_BATCH = 256
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` means CUDA when present; an unavailable CUDA device is an error, not a fallback."""
+    """``auto`` means CUDA when present; a missing device is an error (listing those present)."""
+    check_device(name, "learner.device")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"learner.device={name!r} but CUDA is not available; use 'cpu' or 'auto'")
-    return device
+    return torch.device(name)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Starting weights of the conv base: ImageNet, the shipped small base, a file, or random.
 
-Only the conv base (``features.*``) is ever loaded: the head is new in every course (SPEC §1).
+Only the conv base (``features.*``) is ever loaded: the head is new in every course (METHOD §1).
 """
 
 from __future__ import annotations

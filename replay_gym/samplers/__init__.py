@@ -1,4 +1,4 @@
-"""Night-time replay generators, fitted per class on one max-pool layer's activations (SPEC §3).
+"""Night-time replay generators, fitted per class on one max-pool layer's activations (METHOD §3).
 
 ``make_sampler(config, layer)`` builds the sampler named by ``SamplerConfig.kind``. Plug in your
 own with ``register_sampler("name", factory)``, where ``factory(config, layer)`` returns a
@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from replay_gym.config import N_BLOCKS, SamplerConfig
-from replay_gym.samplers.base import Sampler
+from replay_gym.samplers.base import LearnerDivergedError, Sampler
 from replay_gym.samplers.gaussian import GaussianSampler, downsample, upsample
 from replay_gym.samplers.veridical import VeridicalSampler
 
 __all__ = [
     "GaussianSampler",
+    "LearnerDivergedError",
     "Sampler",
     "SamplerFactory",
     "VeridicalSampler",
@@ -66,7 +67,8 @@ def make_sampler(config: SamplerConfig, layer: int) -> Sampler:
         factory = _REGISTRY[config.kind]
     except KeyError:
         raise ValueError(
-            f"unknown sampler kind {config.kind!r}; registered: {', '.join(sorted(_REGISTRY))}"
+            f"unknown sampler kind {config.kind!r} (sampler.kind); "
+            f"registered: {', '.join(sorted(_REGISTRY))}"
         ) from None
     sampler = factory(config, layer)
     if not isinstance(sampler, Sampler):

@@ -1,4 +1,4 @@
-"""The interface every night-time replay generator implements (SPEC §3)."""
+"""The interface every night-time replay generator implements (METHOD §3)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ from abc import ABC, abstractmethod
 
 import torch
 
-__all__ = ["Sampler"]
+__all__ = ["LearnerDivergedError", "Sampler"]
+
+_FINITE_CHUNK = 256
+"""Activations checked for NaN/infinity at once (bounds the boolean scratch tensor)."""
+
+
+class LearnerDivergedError(ValueError):
+    """Activations to fit hold NaN or infinity: the network that produced them has diverged.
+
+    Attributes:
+        classes: Indices of the classes with non-finite activations.
+    """
+
+    def __init__(self, message: str, classes: list[int]) -> None:
+        super().__init__(message)
+        self.classes = classes
 
 
 class Sampler(ABC):
@@ -49,6 +64,8 @@ class Sampler(ABC):
 
         Raises:
             ValueError: If a shape, dtype or label is wrong or a class has no activations.
+            LearnerDivergedError: If any activation is NaN or infinite (the message names the
+                classes): a Gaussian fitted to them would replay NaN.
         """
         n_classes = _as_int("n_classes", n_classes)
         if n_classes < 1:
@@ -75,6 +92,7 @@ class Sampler(ABC):
         if missing:
             raise ValueError(f"class {missing[0]} has no activations (classes without any: "
                              f"{missing})")
+        _check_finite(activations, labels)
         self._n_classes = None  # stays unfitted if _fit raises
         self._fit(activations, labels, n_classes)
         self._n_classes = n_classes
@@ -172,6 +190,21 @@ class Sampler(ABC):
         if not 0 <= label < self.n_classes:
             raise ValueError(f"label {label} is outside [0, n_classes={self.n_classes})")
         return label
+
+
+def _check_finite(activations: torch.Tensor, labels: torch.Tensor) -> None:
+    """Raise :class:`LearnerDivergedError` naming the classes whose activations are not finite."""
+    bad = torch.zeros(len(labels), dtype=torch.bool, device=activations.device)
+    for start in range(0, len(labels), _FINITE_CHUNK):
+        chunk = activations[start : start + _FINITE_CHUNK]
+        bad[start : start + len(chunk)] = ~torch.isfinite(chunk).flatten(1).all(dim=1)
+    if bad.any():
+        classes = torch.unique(labels[bad]).tolist()
+        raise LearnerDivergedError(
+            f"{int(bad.sum())} of {len(labels)} activations (classes {classes}) hold NaN or "
+            "infinity: the network that produced them has diverged",
+            classes,
+        )
 
 
 def _as_int(name: str, value: object) -> int:

@@ -1,4 +1,4 @@
-"""Generative replay: a per-class multivariate normal over down-sampled activations (SPEC §3).
+"""Generative replay: a per-class multivariate normal over down-sampled activations (METHOD §3).
 
 For a class with ``n`` activations, down-sampled and flattened to the rows of ``A`` [n, d], the
 sample covariance is ``B^T B`` with ``B = (A - mean) / sqrt(n - 1)``. Hence
@@ -89,7 +89,7 @@ class GaussianSampler(Sampler):
 
     Args:
         downsample: Average-pooling factor applied to each channel's map before fitting;
-            samples are up-sampled back by repetition (SPEC §3: 4, 4, 2, 2, 1 for blocks 1-5).
+            samples are up-sampled back by repetition (METHOD §3: 4, 4, 2, 2, 1 for blocks 1-5).
         chunk_size: Most samples generated at once, bounding the low-resolution scratch memory
             when many samples are requested.
 

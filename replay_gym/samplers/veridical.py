@@ -1,4 +1,4 @@
-"""Veridical replay: the day's real activations themselves, not down-sampled (SPEC §3)."""
+"""Veridical replay: the day's real activations themselves, not down-sampled (METHOD §3)."""
 
 from __future__ import annotations
 

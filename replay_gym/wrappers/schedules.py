@@ -1,4 +1,4 @@
-"""Fixed replay schedules: the paper's conditions without a learned selector (SPEC §4).
+"""Fixed replay schedules: the paper's conditions without a learned selector (METHOD §4).
 
 Each wrapper ignores the action it is given and performs the next unit of its schedule through
 the same :class:`~replay_gym.envs.ReplaySelectionEnv`, so rewards, chi-square and accuracies are
@@ -124,7 +124,7 @@ class VeridicalReplay(ShuffledReplay):
 
 
 class ContinuousReplay(ShuffledReplay):
-    """``continuous``: real images on day 1 only; then only replay (SPEC §4).
+    """``continuous``: real images on day 1 only; then only replay (METHOD §4).
 
     Needs the env built with ``real_days=1``. Every later *day* is one full night's worth of
     generative replay (``samples_per_class`` fresh samples per class, shuffled, batches of

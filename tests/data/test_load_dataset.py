@@ -40,14 +40,18 @@ def test_fashion_mnist_dispatch(tmp_path: Path) -> None:
         load_dataset(_small(source="fashion-mnist", root=str(tmp_path)), 32)
 
 
-def test_config_is_validated_first() -> None:
+def test_config_is_validated_when_built() -> None:
     with pytest.raises(ValueError, match="data.n_classes must be at least 2"):
-        load_dataset(_small(n_classes=1), 32)
+        _small(n_classes=1)
 
 
-def test_classes_must_be_a_tuple() -> None:
-    with pytest.raises(TypeError, match="data.classes must be a tuple of strings .*got a list"):
-        load_dataset(_small(source="folders", root="/x", classes=["a", "b"]), 32)
+def test_classes_given_as_a_list_become_a_hashable_tuple() -> None:
+    config = _small(source="folders", root="/x", classes=["a", "b"])
+    assert config.classes == ("a", "b") and hash(config) == hash(_small(
+        source="folders", root="/x", classes=("a", "b")
+    ))
+    with pytest.raises(ValueError, match=r"data.classes must be a tuple of strings, got 'ab'"):
+        _small(classes="ab")
 
 
 def test_bad_input_size() -> None:

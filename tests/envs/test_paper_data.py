@@ -60,7 +60,7 @@ def test_paper_preset_runs_on_folder_data_and_a_weights_file(tmp_path):
     saved = torch.load(weights)
     assert all(torch.equal(env._base_state[k], saved[k]) for k in saved)
     _, info = env.reset(seed=0)
-    # day 1 starts from the file and trains every layer (SPEC: all parameters trainable)
+    # day 1 starts from the file and trains every layer (METHOD §1: all parameters trainable)
     start, now = saved["features.0.weight"], env.learner.model.features[0].weight.detach()
     assert 0 < (now - start).abs().max() < 0.1
     _, reward, *_ = env.step(3)

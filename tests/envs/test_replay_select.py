@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from gymnasium.utils.env_checker import check_env
+from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import replay_gym
 from replay_gym.config import preset
@@ -168,6 +168,8 @@ def test_night_end_and_day_end_infos_and_termination():
     assert first["night_end"]["steps"] == env.night_length
     assert first["night_end"]["replay_counts"].sum() == env.night_length * 12
     assert first["day_end"]["day"] == 2 and first["day"] == 2 and first["night_step"] == 0
+    drop = first["night_end"]["chi2"] - first["day_end"]["chi2"]
+    assert first["day_end"]["chi2_drop"] == pytest.approx(drop)
     assert "day_end" not in last and last["test_accuracy"] == last["night_end"]["test_accuracy"]
     with pytest.raises(gym.error.ResetNeeded, match="course is over"):
         env.step(0)
@@ -197,10 +199,25 @@ def test_replay_batch_takes_mixed_classes_and_checks_shapes(env):
         env.replay_batch(x, labels + 10)
 
 
-@pytest.mark.parametrize("action", [-1, 4, 1.5, "2", None, True])
-def test_invalid_action_is_named(env, action):
-    with pytest.raises(ValueError, match="action"):
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (-1, r"action -1 is not a class index in 0\.\.3"),
+        (4, r"action 4 is not a class index in 0\.\.3"),
+        (1.5, r"action must be an integer class index, got 1\.5"),
+        (np.float64(1.0), r"action must be an integer class index, got np\.float64\(1\.0\)"),
+        ("2", r"action must be an integer class index, got '2'"),
+        (None, r"action must be an integer class index, got None"),
+        (True, r"action must be an integer class index, got True"),
+        (np.array([1]), r"action must be an integer class index, got array\(\[1\]\)"),
+        (np.array([[0, 1]]), r"action must be an integer class index, got array"),
+    ],
+)
+def test_invalid_action_is_named(env, action, message):
+    with pytest.raises(ValueError, match=message):
         env.step(action)
+    with pytest.raises(ValueError, match=message):
+        env.unwrapped.probe(action)
 
 
 def test_numpy_actions_are_accepted(env):
@@ -234,6 +251,21 @@ def test_step_before_reset_is_an_error():
 def test_bad_config_is_named_at_construction(override, message):
     with pytest.raises((ValueError, RuntimeError), match=message):
         make(**override)
+
+
+def test_config_must_be_an_env_config():
+    with pytest.raises(ValueError, match="config must be an EnvConfig, got dict"):
+        ReplaySelectionEnv(config={"days": 2})
+
+
+def test_same_seed_rollouts_are_data_equivalent_for_gymnasium():
+    """Regression: day 1's chi2_drop was NaN, and NaN != NaN made Gymnasium see a difference."""
+    a, b = make(), make()
+    (obs_a, info_a), (obs_b, info_b) = a.reset(seed=7), b.reset(seed=7)
+    assert info_a["day_end"]["chi2_drop"] is None, "day 1 has no earlier chi2 to drop from"
+    assert data_equivalence((obs_a, info_a), (obs_b, info_b), exact=True)
+    for action in (0, 3):
+        assert data_equivalence(a.step(action), b.step(action), exact=True)
 
 
 def test_paper_preset_without_data_says_what_is_missing():
