@@ -228,16 +228,18 @@ def test_interrupted_training_saves_what_it_has(tmp_path, monkeypatch):
 
 
 def test_periodic_save(tmp_path, monkeypatch):
-    import replay_gym.agents.sb3 as sb3
+    import replay_gym.agents.sb3.callbacks as callbacks
+    import replay_gym.agents.sb3.train as train
 
     saved: list[int] = []
-    real_save = sb3._save
+    real_save = callbacks._save
 
     def spy(model, args, complete):
         saved.append(int(model.num_timesteps))
         return real_save(model, args, complete)
 
-    monkeypatch.setattr(sb3, "_save", spy)
+    monkeypatch.setattr(callbacks, "_save", spy)
+    monkeypatch.setattr(train, "_save", spy)
     train_sb3(tiny_args(tmp_path, save_every=6))
     assert saved == [6, 12, 16]
 
