@@ -1,37 +1,52 @@
-"""Callbacks for SB3's ``learn``: replay scalars into TensorBoard, periodic saves."""
+"""Callbacks for SB3's ``learn``: replay scalars into TensorBoard, periodic checkpoints."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.dqn.policies import DQNPolicy
 
-from replay_gym.agents.sb3.args import TrainSB3Args
-from replay_gym.agents.sb3.files import _save
 from replay_gym.agents.sb3.policies import action_preferences
 
+__all__ = ["PeriodicCheckpoint", "ReplayLogCallback"]
 
-class PeriodicSave(BaseCallback):
-    """Save the model (atomically, with its sidecar) every ``args.save_every`` steps."""
 
-    def __init__(self, args: TrainSB3Args) -> None:
+class PeriodicCheckpoint(BaseCallback):
+    """Call ``save(model)`` every ``every`` steps, at the first point between updates after them.
+
+    A checkpoint taken in the middle of a rollout would count steps the model has not learned
+    from, so the callback waits for the next rollout to start: PPO/A2C save after an update,
+    DQN (rollouts of ``train_freq`` steps) after its gradient steps.
+
+    Args:
+        every: Steps between checkpoints (at least).
+        save: Writes the checkpoint of the model it is given.
+    """
+
+    def __init__(self, every: int, save: Callable[[BaseAlgorithm], object]) -> None:
         super().__init__()
-        self.args = args
-        self._last = 0
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.every = every
+        self.save = save
+        self.last_step = 0
+        """The step count of the latest checkpoint (or of the start of training)."""
 
     def _on_training_start(self) -> None:
-        self._last = self.num_timesteps
+        self.last_step = int(self.model.num_timesteps)
+
+    def _on_rollout_start(self) -> None:
+        if self.model.num_timesteps - self.last_step >= self.every:
+            self.save(self.model)
+            self.last_step = int(self.model.num_timesteps)
 
     def _on_step(self) -> bool:
-        if self.num_timesteps - self._last >= self.args.save_every:
-            self._last = self.num_timesteps
-            _save(self.model, self.args, complete=False)
         return True
-
-
 
 
 class ReplayLogCallback(BaseCallback):
@@ -97,7 +112,7 @@ class ReplayLogCallback(BaseCallback):
         if new_obs is None:
             return
         obs = np.stack([infos[i].get("terminal_observation", new_obs[i]) for i in ended])
-        values = action_preferences(self.model, obs)
+        values = action_preferences(self.model.policy, obs)
         if values is None:
             return
         name = "q_value" if isinstance(self.model.policy, DQNPolicy) else "preference"
