@@ -41,6 +41,7 @@ __all__ = [
     "ResumePoint",
     "clear_checkpoints",
     "list_checkpoints",
+    "remove_incomplete",
     "resume_point",
     "restore_training_state",
     "rng_state",
@@ -108,10 +109,11 @@ def clear_checkpoints(folder: Path) -> None:
     """Delete the checkpoints in ``folder`` and what interrupted writes left behind."""
     for _, path in list_checkpoints(folder):
         shutil.rmtree(path)
-    _remove_incomplete(folder)
+    remove_incomplete(folder)
 
 
-def _remove_incomplete(folder: Path) -> None:
+def remove_incomplete(folder: Path) -> None:
+    """Delete the hidden folders that interrupted checkpoint writes left in ``folder``."""
     if folder.is_dir():
         for path in folder.glob(f".{CHECKPOINT_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)

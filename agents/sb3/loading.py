@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 
 from replay_gym.agents.sb3.args import ALGORITHMS
 from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.learner.weights import load_weights_only
 from replay_gym.run_logger import flatten
 
 __all__ = [
@@ -294,20 +294,7 @@ def read_model(path: Path | str) -> SavedModel:
 
 def _read_torch(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
     """``torch.load(weights_only=True)`` of the archive member ``name``."""
-    raw = archive.read(name)
-    try:
-        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0]
-        raise ValueError(
-            f"refused {name} in {path}: it holds objects other than tensors, which only "
-            f"unpickling (running code named in the file) could create; torch.load("
-            f"weights_only=True) stopped before running any ({reason})"
-        ) from error
-    except Exception as error:  # noqa: BLE001 - a damaged file: say which one and why
-        raise ValueError(
-            f"cannot read {name} in {path}: {type(error).__name__}: {error}"
-        ) from error
+    return load_weights_only(io.BytesIO(archive.read(name)), f"{name} in {path}")
 
 
 def space_text(space: spaces.Space) -> str:

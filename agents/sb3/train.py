@@ -25,6 +25,7 @@ from replay_gym.agents.sb3.checkpoints import (
     ResumePoint,
     clear_checkpoints,
     list_checkpoints,
+    remove_incomplete,
     restore_training_state,
     resume_point,
     write_checkpoint,
@@ -166,7 +167,9 @@ def _learn(model: BaseAlgorithm, args: TrainSB3Args, record: TrainingRecord, res
     callbacks: list[BaseCallback] = [ReplayLogCallback()]
     checkpoints: PeriodicCheckpoint | None = None
     if args.checkpoint_every:
-        if not args.resumes_own_run():
+        if args.resumes_own_run():
+            remove_incomplete(args.checkpoints)
+        else:
             clear_checkpoints(args.checkpoints)  # validate() allowed it: empty, or --overwrite
 
         def save(m: BaseAlgorithm) -> None:

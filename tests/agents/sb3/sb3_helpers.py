@@ -8,15 +8,12 @@ a 16-step training run takes about a second.
 from __future__ import annotations
 
 import base64
-import io
 import json
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
 from stable_baselines3 import A2C, DQN, PPO
 
 import replay_gym  # noqa: F401 - registers ReplaySelect-v0
@@ -76,32 +73,7 @@ def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
-# -- malicious files ------------------------------------------------------------------------
-
-
-class Plant:
-    """Unpickling this creates the file ``path``: the payload of a malicious pickle.
-
-    Any code could run in its place; creating a file makes it visible to a test.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.path, "w"))
-
-
-def evil_pickle(marker: Path) -> bytes:
-    """A pickle that creates ``marker`` when loaded."""
-    return pickle.dumps(Plant(marker))
-
-
-def evil_torch_file(marker: Path) -> bytes:
-    """A ``torch.save`` file that creates ``marker`` when loaded without ``weights_only``."""
-    buffer = io.BytesIO()
-    torch.save({"policy": Plant(marker)}, buffer)
-    return buffer.getvalue()
+# -- malicious files (the payloads are fixtures of tests/conftest.py) -----------------------
 
 
 def rewrite_zip(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
@@ -113,16 +85,16 @@ def rewrite_zip(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
 
 
 def evil_data(
-    src: Path, marker: Path, keys: tuple[str, ...] | None = None, **readable: Any
+    src: Path, evil_pickle: bytes, keys: tuple[str, ...] | None = None, **readable: Any
 ) -> bytes:
-    """``src``'s data JSON with its pickled entries (or ``keys``) replaced by the payload.
+    """``src``'s data JSON with its pickled entries (or ``keys``) replaced by ``evil_pickle``.
 
     ``readable`` adds items to the readable description of each replaced entry (what SB3
     writes beside a pickle: plain values, and ``str()`` of objects).
     """
     with zipfile.ZipFile(src) as archive:
         data = json.loads(archive.read("data"))
-    payload = base64.b64encode(evil_pickle(marker)).decode()
+    payload = base64.b64encode(evil_pickle).decode()
     for key, value in data.items():
         pickled = isinstance(value, dict) and ":serialized:" in value
         if (keys is None and pickled) or (keys is not None and key in keys):

@@ -157,6 +157,8 @@ def test_incomplete_checkpoints_are_ignored(dqn_copy):
     assert resume_point(folder).step == 16
     with pytest.raises(ValueError, match="holds no checkpoint"):
         resume_point(tmp_path)
+    train_sb3(tiny_args(tmp_path, "dqn", checkpoint_every=8, resume=folder, total_timesteps=1))
+    assert not (folder / ".step-000000098.abc").exists()  # the next run tidies up
 
 
 def test_another_runs_checkpoints_are_kept_unless_overwrite(dqn_copy):
