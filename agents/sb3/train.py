@@ -187,7 +187,9 @@ def _learn(model: BaseAlgorithm, args: TrainSB3Args, record: TrainingRecord, res
         )
     except KeyboardInterrupt:
         save_model(model, args.model_path, model_metadata(model, record, complete=False))
-        where = args.checkpoints if checkpoints is not None else args.model_path
+        # The latest checkpoint is consistent (between updates); without one, the model file.
+        written = checkpoints is not None and list_checkpoints(args.checkpoints)
+        where = args.checkpoints if written else args.model_path
         print(f"interrupted: model after {model.num_timesteps} steps saved to "
               f"{args.model_path}; continue with --resume {where}")
         raise
