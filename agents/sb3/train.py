@@ -191,7 +191,8 @@ def _learn(model: BaseAlgorithm, args: TrainSB3Args, record: TrainingRecord, res
         written = checkpoints is not None and list_checkpoints(args.checkpoints)
         where = args.checkpoints if written else args.model_path
         print(f"interrupted: model after {model.num_timesteps} steps saved to "
-              f"{args.model_path}; continue with --resume {where}")
+              f"{args.model_path}; continue with --resume {where} (without --total-timesteps "
+              f"it trains up to the {record.target_timesteps} steps planned)")
         raise
     finally:
         logger = getattr(model, "_logger", None)  # absent if learn() failed to start

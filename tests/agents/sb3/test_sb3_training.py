@@ -180,7 +180,8 @@ def test_cli_interrupt_prints_one_line_and_exits_non_zero(tmp_path, monkeypatch,
     assert exit_info.value.code == 130
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == [f"interrupted: model after 3 steps saved to {model}; continue with "
-                     f"--resume {model}"]
+                     f"--resume {model} (without --total-timesteps it trains up to the 16 "
+                     "steps planned)"]
 
 
 # -- resuming -------------------------------------------------------------------------------
