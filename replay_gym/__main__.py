@@ -25,6 +25,10 @@ commands:
 """
 
 
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
 def _preset_name(argv: Sequence[str]) -> str:
     """The value of ``--preset`` in ``argv`` (default ``default``), checked early."""
     name = "default"
@@ -67,7 +71,10 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
     def do_sb3(args: Any) -> Any:
         from replay_gym.agents.sb3 import train_sb3
 
-        return train_sb3(args)
+        try:
+            return train_sb3(args)
+        except KeyboardInterrupt:  # train_sb3 saved the model and said how to continue
+            raise SystemExit(INTERRUPTED) from None
 
     def parse_pretrain(argv: Sequence[str]) -> Any:
         from replay_gym.learner.pretrain import PretrainArgs

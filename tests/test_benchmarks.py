@@ -46,3 +46,37 @@ def test_replay_layers_table(tmp_path, load_script):
     config = json.loads((tmp_path / "runs" / "block5" / "config.json").read_text())
     assert config["condition"] == "generative" and config["env"]["replay_layer"] == 5
     assert "| block 5 |" in (tmp_path / "layers.md").read_text()
+
+
+@pytest.mark.slow
+def test_bench_sweep_writes_its_ratios(tmp_path, load_script):
+    result = load_script("benchmarks/bench_sweep.py").main(
+        cells=2, days=1, ray=False, out=tmp_path / "sweep.json"
+    )
+    assert json.loads((tmp_path / "sweep.json").read_text()) == result
+    assert set(result["seconds"]) == {"localx1", "localx2"}
+    assert result["speedup_2_workers_over_1"] > 0
+
+
+@pytest.mark.slow
+def test_calibration_acceptance_runs_and_judges_every_criterion(tmp_path, load_script):
+    module = load_script("benchmarks/calibration/acceptance.py")
+    result = module.main(
+        preset="smoke", seeds=(0,), days=1, branch_days=(1,), out=tmp_path,
+        override=("steps_per_night=3",),
+    )
+    names = [c["criterion"] for c in result["criteria"]]
+    assert names[0] == "none: test accuracy after day 1"
+    assert any("oracle minus round-robin" in n for n in names)
+    assert "| criterion | target |" in (tmp_path / "acceptance.md").read_text()
+    fidelity = json.loads((tmp_path / "branches" / "seed_0.json").read_text())["fidelity"]
+    assert [entry["layer"] for entry in fidelity[0]["layers"]] == [1, 2, 3, 4, 5]
+
+
+def test_gradient_scale_ratios(tmp_path, load_script):
+    result = load_script("benchmarks/calibration/gradient_scale.py").main(
+        preset="smoke", seeds=1, out=tmp_path / "g.json"
+    )
+    low, high = result["weight_ratio_range"]
+    assert 1 < low <= high  # caffe-scale inputs give larger weight gradients
+    assert result["matching_eps_range"][0] == pytest.approx(1 / high)

@@ -3,22 +3,25 @@
 The paper's VGG-16 arrives knowing ImageNet-1k; the new classes are ones it never saw. The
 embedded default mirrors that: its conv base is pretrained here on procedural *base* categories
 (class indices from ``first_class=1000`` on), disjoint from the new categories (indices 0..),
-then only the conv base is kept. Rerun with ``python -m replay_gym pretrain``; the shipped file
-``replay_gym/assets/vgg16_small_base.pt`` is what the default command produced.
+then only the conv base is kept. ``python -m replay_gym pretrain`` writes a new base to
+``runs/pretrain/vgg16_small_base.pt``; the shipped file ``replay_gym/assets/vgg16_small_base.pt``
+is what the default settings produced, and replacing it needs ``--out`` naming it and
+``--overwrite``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
+import tyro
 
+from replay_gym.atomic import atomic_write
 from replay_gym.config import LearnerConfig
 from replay_gym.data.prototypes import prototype_splits
 from replay_gym.learner.cortex import Learner
@@ -28,13 +31,23 @@ from replay_gym.metrics import overall_accuracy
 BASE_FIRST_CLASS = 1000
 """Base categories start at this class index; the new categories use 0, 1, ..."""
 
+PRETRAIN_ADAM_EPS = 1e-8
+"""Adam epsilon of pretraining: the usual one (the paper's 1.0 is for its new-class learning)."""
+
+DEFAULT_OUT = Path("runs") / "pretrain" / EMBEDDED_WEIGHTS.name
+"""Where a new base goes by default: never the shipped asset."""
+
 
 @dataclass(frozen=True)
 class PretrainArgs:
     """Pretrain a scaled VGG-16 conv base on procedural base categories."""
 
-    out: Path = EMBEDDED_WEIGHTS
-    """Where to write the conv-base state dict (a ``.json`` with how it was made goes beside)."""
+    out: Path = DEFAULT_OUT
+    """Where to write the conv-base state dict (a .json with how it was made goes beside)."""
+    overwrite: Annotated[bool, tyro.conf.arg(help=(
+        "Replace an existing --out (and its .json). Needed to regenerate the shipped base "
+        f"({EMBEDDED_WEIGHTS.relative_to(EMBEDDED_WEIGHTS.parents[2])})."
+    ))] = False
     widths: tuple[int, int, int, int, int] = LearnerConfig.widths
     """Channels of the five conv blocks."""
     input_size: int = LearnerConfig.input_size
@@ -47,18 +60,40 @@ class PretrainArgs:
     """Validation images per base category (accuracy reported in the metadata)."""
     epochs: int = 15
     """Passes over the base training set."""
-    lr: float = 1e-3
-    """Adam learning rate (ordinary epsilon 1e-8: this is ImageNet-style pretraining, not the
-    paper's new-class learning)."""
+    lr: Annotated[float, tyro.conf.arg(help=(
+        f"Adam learning rate (with the ordinary epsilon {PRETRAIN_ADAM_EPS:g}: this is "
+        "ImageNet-style pretraining, not the paper's new-class learning)."
+    ))] = 1e-3
     seed: int = 0
     """Seed of the base data and the initial weights."""
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad field."""
+        """Check every field and the output path.
+
+        Raises:
+            ValueError: naming the first bad field.
+            FileExistsError: ``out`` (or its ``.json``) exists and ``overwrite`` is not set;
+                the message says so specially for the shipped base.
+        """
         for name in ("n_classes", "train_per_class", "val_per_class", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         LearnerConfig(widths=self.widths, input_size=self.input_size, weights="none").validate()
+        if self.out.is_dir():
+            raise ValueError(f"out {self.out} is a folder; give the state dict's file name")
+        if self.overwrite:
+            return
+        shipped = self.out.resolve() == EMBEDDED_WEIGHTS.resolve()
+        for path in (self.out, self.out.with_suffix(".json")):
+            if path.exists() and shipped:
+                raise FileExistsError(
+                    f"out {self.out} is the shipped base of the embedded default; pass "
+                    "--overwrite to replace it, or choose another --out"
+                )
+            if path.exists():
+                raise FileExistsError(
+                    f"out {path} already exists; pass --overwrite to replace it or choose --out"
+                )
 
 
 def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
@@ -79,7 +114,7 @@ def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
         input_size=args.input_size,
         weights="none",
         lr=args.lr,
-        adam_eps=1e-8,
+        adam_eps=PRETRAIN_ADAM_EPS,
     )
     generator = torch.Generator().manual_seed(args.seed)
     learner = Learner(config, args.n_classes, None, generator)
@@ -93,31 +128,16 @@ def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
     features = {
         k: v.cpu() for k, v in learner.model.state_dict().items() if k.startswith("features.")
     }
+    settings = {k: v for k, v in dataclasses.asdict(args).items() if k != "overwrite"}
     meta = {
-        **{
-            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(args).items()
-        },
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
         "out": args.out.name,
         "first_class": BASE_FIRST_CLASS,
         "base_val_accuracy": accuracy,
         "seconds": round(time.perf_counter() - start, 1),
         "torch": torch.__version__,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(args.out, lambda f: torch.save(features, f))
-    _atomic_write(
-        args.out.with_suffix(".json"), lambda f: f.write(json.dumps(meta, indent=2).encode())
-    )
+    text = json.dumps(meta, indent=2)
+    atomic_write(args.out, lambda tmp: torch.save(features, tmp))
+    atomic_write(args.out.with_suffix(".json"), lambda tmp: tmp.write_text(text))
     return meta
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

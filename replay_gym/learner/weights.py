@@ -1,12 +1,18 @@
 """Starting weights of the conv base: ImageNet, the shipped small base, a file, or random.
 
 Only the conv base (``features.*``) is ever loaded: the head is new in every course (METHOD §1).
+Nothing read here can run code: every file is read with ``torch.load(weights_only=True)``, and
+the ImageNet weights are first checked against the hash in their file name (:func:`hub_state`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlparse
 
 import torch
 
@@ -28,7 +34,8 @@ def load_base_state(config: LearnerConfig) -> dict[str, torch.Tensor] | None:
     Raises:
         WeightsUnavailableError: ImageNet weights are neither cached nor downloadable, or the
             embedded file is missing.
-        ValueError: a file that does not fit the configured widths.
+        ValueError: a file that does not fit the configured widths, holds more than tensors,
+            or (ImageNet) does not match the hash in its name.
     """
     spec = config.weights
     if spec == "none":
@@ -70,27 +77,81 @@ def check_base_state(state: dict[str, torch.Tensor], model_state: dict[str, torc
         )
 
 
-def _imagenet_state() -> dict[str, torch.Tensor]:
+def imagenet_url() -> str:
+    """Where torchvision serves the ImageNet VGG-16 weights; the file name carries a hash prefix."""
     from torchvision.models import VGG16_Weights
 
-    weights = VGG16_Weights.IMAGENET1K_V1
+    return VGG16_Weights.IMAGENET1K_V1.url
+
+
+def _imagenet_state() -> dict[str, torch.Tensor]:
+    url = imagenet_url()
     try:
-        # Reads torch hub's cache when the file is there; downloads otherwise.
-        return weights.get_state_dict(progress=False)
-    except OSError as error:  # URLError is an OSError
-        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        return hub_state(url)
+    except WeightsUnavailableError as error:
         raise WeightsUnavailableError(
-            f"ImageNet VGG-16 weights are not available offline ({error}). Download "
-            f"{weights.url} to {cache}, or pass learner.weights=/path/to/vgg16.pth "
+            f"ImageNet VGG-16 weights are not available offline ({error.__cause__}). Download "
+            f"{url} to {hub_cache_path(url)}, or pass learner.weights=/path/to/vgg16.pth "
             f"(widths must be {VGG16_WIDTHS})."
         ) from error
+
+
+def hub_cache_path(url: str) -> Path:
+    """Where torch hub keeps the file of ``url`` (``<hub dir>/checkpoints/<file name>``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
+def hub_state(url: str) -> dict[str, torch.Tensor]:
+    """The state dict served at ``url``, checked against the hash in its name before it is read.
+
+    As torchvision's ``check_hash``: the file name holds the start of the file's SHA-256
+    (``vgg16-397923af.pth``). The file is read from torch hub's cache (downloaded there when
+    missing, checked while downloading), its SHA-256 compared with that prefix, and only then
+    loaded, with ``torch.load(weights_only=True)``. Unlike torch hub, a file already in the cache
+    is checked too, so one planted or damaged there is refused before it is opened.
+
+    Args:
+        url: Where the weights are served; its file name must carry a hash prefix.
+
+    Returns:
+        The state dict.
+
+    Raises:
+        ValueError: the name carries no hash, or the file's hash does not match it.
+        WeightsUnavailableError: the file is not cached and cannot be downloaded.
+    """
+    cached = hub_cache_path(url)
+    match = torch.hub.HASH_REGEX.search(cached.name)
+    if match is None or not match.group(1):
+        raise ValueError(
+            f"{url}: the file name carries no hash prefix (name-<sha256 prefix>.ext), so the "
+            "file cannot be checked; pass learner.weights=FILE instead"
+        )
+    prefix = match.group(1)
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(cached), hash_prefix=prefix, progress=False)
+        except OSError as error:  # URLError is an OSError
+            raise WeightsUnavailableError(f"cannot download {url}") from error
+        except RuntimeError as error:  # torch hub's hash check failed; it kept nothing
+            raise ValueError(f"{url} was downloaded but refused: {error}") from error
+    with open(cached, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    if not digest.startswith(prefix):
+        raise ValueError(
+            f"refused {cached}: its SHA-256 begins {digest[: len(prefix)]}, but its name says "
+            f"{prefix}, so it is not the file {url} serves (damaged or replaced). It was not "
+            "read. Delete it to download it again, or pass learner.weights=FILE."
+        )
+    return _read_state_file(cached)
 
 
 def _embedded_state(config: LearnerConfig) -> dict[str, torch.Tensor]:
     if not EMBEDDED_WEIGHTS.is_file():
         raise WeightsUnavailableError(
             f"the embedded small base {EMBEDDED_WEIGHTS} is missing; regenerate it with "
-            "`python -m replay_gym pretrain`"
+            f"`python -m replay_gym pretrain --out {EMBEDDED_WEIGHTS} --overwrite`"
         )
     meta = embedded_metadata()
     if tuple(meta["widths"]) != tuple(config.widths):
@@ -109,10 +170,37 @@ def embedded_metadata() -> dict:
 
 
 def _read_state_file(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"cannot read weights file {path}: {error}") from error
+    state = load_weights_only(path, f"weights file {path}")
     if not isinstance(state, dict):
         raise ValueError(f"weights file {path} does not hold a state dict")
     return state
+
+
+def load_weights_only(source: Path | BinaryIO, name: str) -> Any:
+    """``torch.load(source, weights_only=True)`` on the CPU, with errors that say what happened.
+
+    Only tensors and plain containers are accepted; a pickle that names anything else (the way
+    a crafted file runs code) is refused before any of it runs.
+
+    Args:
+        source: A path or an open binary file.
+        name: What the file is, for messages (``"weights file x.pt"``).
+
+    Raises:
+        ValueError: ``refused NAME`` for a file that holds more than tensors; ``cannot read NAME``
+            for one that is not a torch file.
+    """
+    try:
+        return torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        text = str(error)
+        detail = text.split("WeightsUnpickler error:", 1)[-1].strip().split("\n")[0].strip()
+        if "allowed global" in text:
+            raise ValueError(
+                f"refused {name}: it holds objects other than tensors, which only unpickling "
+                f"(running code named in the file) could create; torch.load(weights_only=True) "
+                f"stopped before running any ({detail})"
+            ) from error
+        raise ValueError(f"cannot read {name}: not a torch file ({detail})") from error
+    except Exception as error:
+        raise ValueError(f"cannot read {name}: {type(error).__name__}: {error}") from error

@@ -1,6 +1,7 @@
 """The real loading paths (paper preset: class folders, VGG-16 weights; Fashion-MNIST) on data
 and weights that the tests make, since nothing can be downloaded here."""
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from replay_gym.config import LearnerConfig
 from replay_gym.data import PAPER_MODELS
 from replay_gym.data.fashion_mnist import DEFAULT_ROOT
 from replay_gym.envs import ReplaySelectionEnv
+from replay_gym.learner import weights
 from replay_gym.learner.weights import load_base_state
 
 TINY = {"train_per_class": 6, "val_per_class": 2, "test_per_class": 2}
@@ -85,11 +87,16 @@ def test_imagenet_weights_are_read_from_a_filled_torch_hub_cache(tmp_path, monke
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    vgg16_features_file(cache / "vgg16-397923af.pth")
+    made = vgg16_features_file(tmp_path / "vgg16.pth")
+    # The cached file's name must carry its own hash, as torchvision's do (the real file's
+    # cannot be made here), so the URL is the test file's.
+    name = f"vgg16-{hashlib.sha256(made.read_bytes()).hexdigest()[:8]}.pth"
+    made.rename(cache / name)
+    monkeypatch.setattr(weights, "imagenet_url", lambda: f"https://download.pytorch.org/models/{name}")
     config = LearnerConfig(widths=(64, 128, 256, 512, 512), weights="imagenet")
     state = load_base_state(config)
     assert torch.equal(
-        state["features.28.weight"], torch.load(cache / "vgg16-397923af.pth")["features.28.weight"]
+        state["features.28.weight"], torch.load(cache / name)["features.28.weight"]
     )
 
 

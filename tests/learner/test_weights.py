@@ -1,8 +1,12 @@
+import hashlib
+import io
+
 import pytest
 import torch
 from torchvision.models import vgg16
 
 from replay_gym.config import LearnerConfig
+from replay_gym.learner import weights
 from replay_gym.learner.cortex import Learner
 from replay_gym.learner.weights import (
     WeightsUnavailableError,
@@ -55,17 +59,80 @@ def test_unreadable_and_foreign_files_are_named(tmp_path):
         load_base_state(LearnerConfig(weights=str(foreign)))
 
 
+IMAGENET = LearnerConfig(widths=(64, 128, 256, 512, 512), weights="imagenet")
+
+
 def test_imagenet_offline_error_says_how_to_supply_a_file(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    from torchvision.models import VGG16_Weights
 
     def offline(*args, **kwargs):
         raise OSError("no network")
 
-    monkeypatch.setattr(VGG16_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
-    config = LearnerConfig(widths=(64, 128, 256, 512, 512), weights="imagenet")
-    with pytest.raises(WeightsUnavailableError, match="learner.weights=/path/to/vgg16.pth"):
-        load_base_state(config)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(WeightsUnavailableError, match="weights=/path/to/vgg16.pth") as error:
+        load_base_state(IMAGENET)
+    assert str(tmp_path / "hub" / "checkpoints" / "vgg16-397923af.pth") in str(error.value)
+
+
+def hub_file(folder, state: dict, digits: int = 8):
+    """Save ``state`` into torch hub's cache under ``folder`` as ``vgg16-<sha256 prefix>.pth``."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    path = folder / "hub" / "checkpoints" / f"vgg16-{digest[:digits]}.pth"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_hub_weights_matching_their_name_load(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    state = {"features.0.weight": torch.arange(6.0).reshape(2, 3)}
+    path = hub_file(tmp_path, state)
+    monkeypatch.setattr(weights, "imagenet_url", lambda: f"https://example.org/m/{path.name}")
+    assert torch.equal(load_base_state(IMAGENET)["features.0.weight"], state["features.0.weight"])
+
+
+def test_a_file_planted_in_the_hub_cache_is_refused_unread(monkeypatch, tmp_path, marker,
+                                                           evil_torch_file):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    planted = tmp_path / "hub" / "checkpoints" / "vgg16-397923af.pth"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(evil_torch_file)
+    with pytest.raises(ValueError, match="refused .*vgg16-397923af.pth: its SHA-256 begins"):
+        load_base_state(IMAGENET)
+    assert not marker.exists()
+    # with a name that matches its hash, the pickle gets as far as torch.load(weights_only=True)
+    named = planted.with_name(f"vgg16-{hashlib.sha256(evil_torch_file).hexdigest()[:8]}.pth")
+    named.write_bytes(evil_torch_file)
+    monkeypatch.setattr(weights, "imagenet_url", lambda: f"https://example.org/m/{named.name}")
+    with pytest.raises(ValueError, match="refused weights file .*weights_only"):
+        load_base_state(IMAGENET)
+    assert not marker.exists()
+
+
+def test_a_download_that_fails_its_hash_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def tampered(url, dst, hash_prefix=None, progress=True):
+        raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got "0000")')
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", tampered)
+    with pytest.raises(ValueError, match="downloaded but refused: invalid hash value"):
+        load_base_state(IMAGENET)
+
+
+def test_hub_weights_without_a_hash_in_their_name_are_refused():
+    with pytest.raises(ValueError, match="carries no hash prefix"):
+        weights.hub_state("https://example.org/m/vgg16.pth")
+
+
+def test_a_weights_file_holding_a_pickle_is_refused_unrun(tmp_path, marker, evil_torch_file):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(evil_torch_file)
+    with pytest.raises(ValueError, match="refused weights file .*weights_only=True"):
+        load_base_state(LearnerConfig(weights=str(path)))
+    assert not marker.exists()
 
 
 def test_device_resolution():

@@ -95,10 +95,11 @@ def test_continuous_sees_real_images_on_day_one_only():
 
 
 def test_veridical_replays_the_stored_activations():
+    """The day's activations as the sampler is fitted to them: the augmented views by default."""
     env = make_fixed_env("veridical", smoke(days=1))
     inner = env.unwrapped
     env.reset(seed=0)
-    stored = inner.learner.activations(inner.data.train_images, inner.layer)
+    stored, _ = inner.day_activations(inner.layer)
     rows = lambda t: torch.unique(t.flatten(1), dim=0, return_counts=True)  # noqa: E731
     (replayed, n_replayed), (kept, n_kept) = rows(env._samples), rows(stored)
     assert torch.equal(replayed, kept) and torch.equal(n_replayed, n_kept)

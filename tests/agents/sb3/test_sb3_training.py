@@ -1,105 +1,37 @@
-"""Stable-Baselines3 training, saving, resuming, logging and the SB3 selector, on tiny budgets.
-
-The environment is the smoke preset shrunk further (4-step nights, 2 days: 8-step courses, few
-images, no augmentation) with random conv weights, so the tests need no pretrained asset and
-a 16-step training run takes about a second.
-"""
+"""Stable-Baselines3 training, saving, resuming and logging on tiny budgets (see sb3_helpers)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import inspect
 import json
+import re
 import shutil
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from stable_baselines3 import A2C, DQN, PPO
+from sb3_helpers import (
+    ALGO_SETTINGS,
+    CLASSES,
+    TINY,
+    TINY_FLAGS,
+    tensorboard_scalars,
+    tiny_args,
+)
+from stable_baselines3 import A2C, PPO
 
-import replay_gym  # noqa: F401 - registers ReplaySelect-v0
 from replay_gym.agents.sb3 import (
     ReplayLogCallback,
-    SB3Selector,
     TrainSB3Args,
+    read_model,
     read_sidecar,
     sidecar_path,
     train_sb3,
 )
 from replay_gym.config import apply_overrides, preset
-
-TINY_OVERRIDES = {
-    "days": 2,
-    "steps_per_night": 4,
-    "weights": "none",
-    "augment": False,
-    "train_per_class": 12,
-    "val_per_class": 4,
-    "test_per_class": 4,
-}
-TINY = apply_overrides(preset("smoke"), **TINY_OVERRIDES)
-"""Smoke preset, 8-step courses of two 4-step nights; 4 classes: Box(14,) / Discrete(4)."""
-
-TINY_FLAGS = [
-    "--env.days", "2", "--env.steps-per-night", "4", "--env.learner.weights", "none",
-    "--env.learner.no-augment", "--env.data.train-per-class", "12",
-    "--env.data.val-per-class", "4", "--env.data.test-per-class", "4",
-]
-"""The same settings as command-line flags."""
-
-ALGO_SETTINGS = {
-    "ppo": {"n_steps": 8, "batch_size": 8, "n_epochs": 2},
-    "a2c": {"n_steps": 4},
-    "dqn": {"learning_starts": 4, "batch_size": 4, "buffer_size": 64},
-}
-CLASSES = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
-
-
-def tiny_args(tmp: Path, algo: str = "ppo", name: str | None = None, **kwargs) -> TrainSB3Args:
-    settings = {**ALGO_SETTINGS[algo], **kwargs}
-    settings.setdefault("total_timesteps", 16)
-    return TrainSB3Args(
-        algo=algo, preset="smoke", env=TINY, out=tmp / (name or f"{algo}.zip"), verbose=0,
-        **settings,
-    )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: on a shared 2-core machine, two threads that wait for each other
-    while another process holds a core make these tiny workloads tens of times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One 16-step model per algorithm, trained once for the module."""
-    folder = tmp_path_factory.mktemp("models")
-    return {algo: train_sb3(tiny_args(folder, algo)) for algo in ALGO_SETTINGS}
-
-
-def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    out: dict[str, list[tuple[int, float]]] = {}
-    for events in sorted(folder.rglob("events.out.tfevents.*")):
-        acc = EventAccumulator(str(events))
-        acc.Reload()
-        for tag in acc.Tags()["scalars"]:
-            out.setdefault(tag, []).extend((e.step, e.value) for e in acc.Scalars(tag))
-    return out
-
-
-def tiny_env(**overrides) -> gym.Env:
-    config = apply_overrides(TINY, **overrides) if overrides else TINY
-    return gym.make("ReplaySelect-v0", config=config)
-
 
 # -- arguments ------------------------------------------------------------------------------
 
@@ -137,7 +69,9 @@ def test_default_paths():
         ({"total_timesteps": 0}, "total_timesteps"),
         ({"n_envs": 0}, "n_envs"),
         ({"vec_env": "ray"}, "vec_env"),
-        ({"save_every": -1}, "save_every"),
+        ({"checkpoint_every": -1}, "checkpoint_every"),
+        ({"keep_checkpoints": 0}, "keep_checkpoints"),
+        ({"threads": 0}, "threads"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"gamma": 1.5}, "gamma"),
         ({"n_steps": 0}, "n_steps"),
@@ -147,7 +81,8 @@ def test_default_paths():
         ({"algo": "dqn", "exploration_fraction": 2.0}, "exploration_fraction"),
         ({"net_arch": ()}, "net_arch"),
         ({"out": Path("model.pt")}, "out must be a .zip"),
-        ({"resume": Path("/nonexistent/model.zip")}, "resume: no saved model at /nonexistent"),
+        ({"resume": Path("/nonexistent/model.zip")}, "resume: no saved model or checkpoint .*"
+                                                     "at /nonexistent"),
         ({"env": dataclasses.replace(TINY, days=0)}, "days"),
     ],
 )
@@ -227,19 +162,26 @@ def test_interrupted_training_saves_what_it_has(tmp_path, monkeypatch):
     assert meta is not None and not meta["complete"] and meta["num_timesteps"] == 5
 
 
-def test_periodic_save(tmp_path, monkeypatch):
-    import replay_gym.agents.sb3 as sb3
+def test_cli_interrupt_prints_one_line_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    from replay_gym.__main__ import main
 
-    saved: list[int] = []
-    real_save = sb3._save
+    def interrupt(self):
+        if self.num_timesteps >= 3:
+            raise KeyboardInterrupt
+        return True
 
-    def spy(model, args, complete):
-        saved.append(int(model.num_timesteps))
-        return real_save(model, args, complete)
-
-    monkeypatch.setattr(sb3, "_save", spy)
-    train_sb3(tiny_args(tmp_path, save_every=6))
-    assert saved == [6, 12, 16]
+    monkeypatch.setattr(ReplayLogCallback, "_on_step", interrupt)
+    model = tmp_path / "m.zip"
+    with pytest.raises(SystemExit) as exit_info:
+        main([
+            "train-sb3", "--preset", "smoke", "--total-timesteps", "16", "--n-steps", "8",
+            "--batch-size", "8", "--verbose", "0", "--out", str(model), *TINY_FLAGS,
+        ])
+    assert exit_info.value.code == 130
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"interrupted: model after 3 steps saved to {model}; continue with "
+                     f"--resume {model} (without --total-timesteps it trains up to the 16 "
+                     "steps planned)"]
 
 
 # -- resuming -------------------------------------------------------------------------------
@@ -258,6 +200,29 @@ def test_resume_continues_counting_and_applies_given_settings(trained, tmp_path)
     assert meta["num_timesteps"] == 24 and meta["resumed_from"] == str(trained["ppo"])
     assert meta["hyperparameters"]["learning_rate"] == 1e-3
     assert meta["hyperparameters"]["n_steps"] == 8  # kept from the saved model
+
+
+def test_resume_restores_weights_optimiser_and_counters(trained, tmp_path, monkeypatch):
+    seen = {}
+
+    def capture(self):
+        policy = self.model.policy
+        seen["policy"] = {k: v.clone() for k, v in policy.state_dict().items()}
+        seen["optimizer"] = copy.deepcopy(policy.optimizer.state_dict())
+        seen["counters"] = (self.model.num_timesteps, self.model._n_updates)
+
+    monkeypatch.setattr(ReplayLogCallback, "_on_training_start", capture)
+    saved = read_model(trained["ppo"])
+    train_sb3(tiny_args(tmp_path, resume=trained["ppo"], total_timesteps=8))
+    assert seen["policy"].keys() == saved.policy_state.keys()
+    for key, value in saved.policy_state.items():
+        assert torch.equal(seen["policy"][key], value), key
+    state = seen["optimizer"]["state"]
+    assert state and all(
+        torch.equal(state[i]["exp_avg"], saved.optimizer_state["state"][i]["exp_avg"])
+        for i in state
+    )
+    assert seen["counters"] == (16, saved.data["_n_updates"]) and saved.data["_n_updates"] > 0
 
 
 def test_resume_in_place(trained, tmp_path):
@@ -285,76 +250,39 @@ def test_resume_refuses_another_algorithm_or_environment(trained, tmp_path):
         train_sb3(args)
 
 
-# -- the selector ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("algo", sorted(ALGO_SETTINGS))
-def test_selector_plays_a_course(trained, run, algo):
-    env = tiny_env()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # same settings as in training: no warning
-        agent = SB3Selector(trained[algo], env)
-    assert agent.name == "sb3" and agent.algo == algo and agent.preferences() is None
-    actions = run(env, agent, seed=3)
-    assert len(actions) == 8 and all(0 <= a < 4 for a in actions)
-    values = agent.preferences()
-    assert values is not None and values.shape == (4,)
-    if algo != "dqn":
-        assert values.sum() == pytest.approx(1.0, abs=1e-5)
-        assert actions[-1] == int(np.argmax(values))  # deterministic: the likeliest class
-    assert run(env, SB3Selector(trained[algo], env), seed=3) == actions
-    env.close()
-
-
-def test_stochastic_selector_draws_from_the_episode_rng(trained, run):
-    env = tiny_env()
-    first = run(env, SB3Selector(trained["ppo"], env, deterministic=False), seed=5)
-    second = run(env, SB3Selector(trained["ppo"], env, deterministic=False), seed=5)
-    assert first == second
-    env.close()
-
-
-def test_selector_without_sidecar_guesses_the_algorithm(trained, tmp_path):
-    for algo in ("a2c", "dqn"):
-        path = tmp_path / f"bare-{algo}.zip"
-        shutil.copy(trained[algo], path)
-        agent = SB3Selector(path)
-        assert agent.algo == algo and agent.metadata is None
-
-
-def test_selector_refuses_another_observation_or_action_space(trained):
-    env = gym.make("ReplaySelect-v0", config=apply_overrides(TINY, n_classes=3))
-    with pytest.raises(ValueError) as error:
-        SB3Selector(trained["ppo"], env)
-    message = str(error.value)
-    assert str(trained["ppo"]) in message
-    assert "trained for Box(14,) / Discrete(4) but the environment has Box(11,) / Discrete(3)" in (
-        message
-    )
-
-
-def test_selector_warns_about_other_settings(trained):
-    with pytest.warns(UserWarning, match=r"learner\.lr: 0\.0003 -> 0\.001"):
-        SB3Selector(trained["dqn"], tiny_env(lr=1e-3))
-
-
-def test_selector_missing_or_broken_file(tmp_path):
-    missing = tmp_path / "nothing.zip"
-    with pytest.raises(FileNotFoundError, match=str(missing)):
-        SB3Selector(missing)
-    broken = tmp_path / "broken.zip"
-    broken.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="loads as none of"):
-        SB3Selector(broken)
-    sidecar_path(broken).write_text(json.dumps({"algo": "sac"}))
-    with pytest.raises(ValueError, match="names algo 'sac'"):
-        SB3Selector(broken)
-    sidecar_path(broken).write_text(json.dumps({"algo": "ppo"}))
-    with pytest.raises(ValueError, match="cannot load .*broken.zip as a ppo model"):
-        SB3Selector(broken)
-
-
 # -- command line ---------------------------------------------------------------------------
+
+
+def help_text(capsys, command: str) -> str:
+    from replay_gym.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
+
+
+def test_help_numbers_come_from_the_presets_and_sb3(capsys):
+    from stable_baselines3 import DQN
+
+    sb3_train_freq = inspect.signature(DQN).parameters["train_freq"].default
+    text = help_text(capsys, "train-sb3")
+    default, paper = preset("default"), preset("paper")
+    night = default.night_length
+    assert f"({1 - 1 / night:.3g} for the default preset's {night}-step nights)" in text
+    assert f"{10_000 / (default.days * night):g} courses of the default preset" in text
+    assert f"under one paper night of {paper.night_length} steps" in text
+    assert f"(SB3: {sb3_train_freq})" in text
+    assert "100-step" not in text and "ten courses" not in text
+
+
+def test_help_values_follow_the_presets(monkeypatch):
+    import replay_gym.agents.sb3.args as args_module
+
+    longer = dataclasses.replace(preset("default"), steps_per_night=80, days=5)
+    monkeypatch.setattr(args_module, "preset", lambda name: longer)
+    values = args_module._help_values()
+    assert (values["night"], values["course"], values["paper_night"]) == (80, 400, 80)
+    assert values["gamma"] == pytest.approx(1 - 1 / 80)
 
 
 def test_cli_trains_then_runs_the_model(tmp_path):
@@ -387,6 +315,7 @@ def test_subprocess_vector_env(tmp_path):
     path = train_sb3(args)
     meta = read_sidecar(path)
     assert meta is not None and meta["n_envs"] == 2 and meta["num_timesteps"] == 16
+    assert meta["threads"] == {"main": 1, "workers": 1}  # one torch thread per worker
     scalars = tensorboard_scalars(tmp_path / "ppo.tb")
     assert [step for step, _ in scalars["replay/reward"]] == list(range(2, 18, 2))
     assert [step for step, _ in scalars["night/test_accuracy"]] == [8, 16]

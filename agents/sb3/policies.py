@@ -1,0 +1,173 @@
+"""Saved SB3 policies as replay selectors: :class:`SB3Selector`, :func:`build_policy`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.dqn.policies import DQNPolicy
+
+from replay_gym.agents.base import Selector
+from replay_gym.agents.sb3.args import ALGORITHMS
+from replay_gym.agents.sb3.loading import (
+    SavedModel,
+    check_spaces,
+    read_model,
+    warn_config_differences,
+)
+
+__all__ = ["SB3Selector", "action_preferences", "build_policy"]
+
+
+def action_preferences(policy: BasePolicy, obs: np.ndarray) -> np.ndarray | None:
+    """Per-action values of an SB3 policy for one observation or a batch of them.
+
+    Args:
+        policy: A PPO/A2C (actor-critic) or DQN policy (``model.policy``).
+        obs: One observation or a batch (leading axis).
+
+    Returns:
+        PPO/A2C: the policy's action probabilities; DQN: the Q-values. Shape ``[n_actions]`` for
+        one observation, ``[batch, n_actions]`` for a batch; None for other policies.
+    """
+    obs_tensor, batched = policy.obs_to_tensor(obs)
+    with torch.no_grad():
+        if isinstance(policy, ActorCriticPolicy):
+            values = policy.get_distribution(obs_tensor).distribution.probs
+        elif isinstance(policy, DQNPolicy):
+            values = policy.q_net(obs_tensor)
+        else:
+            return None
+    out = values.cpu().numpy().astype(np.float64)
+    return out if batched else out[0]
+
+
+def build_policy(
+    saved: SavedModel,
+    algo: str,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+) -> BasePolicy:
+    """The saved policy, rebuilt as SB3's ``MlpPolicy`` of ``algo`` and given its weights.
+
+    The network is built from the plain ``policy_kwargs`` (e.g. ``net_arch``) and loaded with
+    ``strict=True``, so weights of another architecture are refused rather than half-used.
+    Building does not touch torch's global random state.
+
+    Args:
+        saved: The model, read by :func:`~replay_gym.agents.sb3.loading.read_model`.
+        algo: Its algorithm (a key of :data:`ALGORITHMS`).
+        observation_space: The observation space the policy takes.
+        action_space: The action space it acts in.
+
+    Returns:
+        The policy on the CPU, in evaluation mode.
+
+    Raises:
+        ValueError: the settings or weights do not make an ``MlpPolicy`` of ``algo``.
+    """
+    policy_class = ALGORITHMS[algo].policy_aliases["MlpPolicy"]
+    kwargs = saved.policy_kwargs
+    try:
+        with torch.random.fork_rng(devices=[]):
+            policy = policy_class(observation_space, action_space, lambda _: 0.0, **kwargs)
+        policy.load_state_dict(saved.policy_state, strict=True)
+    except (TypeError, ValueError, RuntimeError, KeyError) as error:
+        raise ValueError(
+            f"{saved.path}: its policy does not rebuild as a {algo} MlpPolicy with "
+            f"policy_kwargs {kwargs} ({type(error).__name__}: {error})"
+        ) from error
+    policy.set_training_mode(False)
+    return policy
+
+
+class SB3Selector(Selector):
+    """Choose the class to replay with a saved Stable-Baselines3 model (PPO, A2C or DQN).
+
+    The file is read without unpickling anything (see :mod:`replay_gym.agents.sb3.loading`):
+    only the policy's weights, rebuilt as SB3's ``MlpPolicy``. The algorithm comes from the
+    model's sidecar JSON (written by ``train-sb3``); without one, from the saved attributes.
+    The policy runs on the CPU.
+
+    The selector's state is the fixed policy and the latest observation (for
+    :meth:`preferences`); it learns nothing during a run, so a run that resumes needs only
+    ``model_path`` to rebuild it.
+
+    Attributes:
+        algo: ``ppo``, ``a2c`` or ``dqn``.
+        metadata: The sidecar JSON, or None.
+        policy: The rebuilt SB3 policy.
+        exploration_rate: DQN's epsilon when saved (used when not ``deterministic``); else 0.
+
+    Args:
+        model_path: The saved model (``.zip``).
+        env: The environment it will act in; when given, its observation and action spaces must
+            equal the model's (Box spaces: shape and dtype), and settings that differ from the
+            training ones are warned about.
+        deterministic: Take the most likely action (PPO/A2C) or the greedy one (DQN). Otherwise
+            sample from the policy (PPO/A2C) or act epsilon-greedily with the exploration rate
+            the model had when saved (DQN), using the episode's ``rng`` only.
+
+    Raises:
+        FileNotFoundError: ``model_path`` does not exist.
+        ValueError: the file is not a model this can load safely, or its spaces differ from
+            ``env``'s.
+    """
+
+    name = "sb3"
+
+    def __init__(
+        self, model_path: Path | str, env: gym.Env | None = None, deterministic: bool = True
+    ) -> None:
+        super().__init__()
+        path = Path(model_path)
+        saved = read_model(path)
+        self.model_path = path
+        self.deterministic = deterministic
+        self.metadata = saved.sidecar
+        self.algo = saved.algo
+        observation_space, action_space = saved.observation_space, saved.action_space
+        if env is not None:
+            check_spaces(
+                path, observation_space, action_space, env.observation_space, env.action_space
+            )
+            observation_space, action_space = env.observation_space, env.action_space
+            if self.metadata is not None and "env" in self.metadata:
+                config = getattr(env.unwrapped, "config", None)
+                warn_config_differences(path, self.metadata["env"], config)
+        self.policy = build_policy(saved, self.algo, observation_space, action_space)
+        rate = saved.plain("exploration_rate")
+        self.exploration_rate = float(rate) if isinstance(rate, int | float) else 0.0
+        self._last_obs: np.ndarray | None = None
+
+    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
+        """The model's action for ``obs`` (see ``deterministic``)."""
+        self._last_obs = np.asarray(obs)
+        if self.deterministic:
+            action, _ = self.policy.predict(self._last_obs, deterministic=True)
+            return int(action)
+        n = int(self.policy.action_space.n)
+        if self.algo == "dqn":
+            if self.rng.random() < self.exploration_rate:
+                return int(self.rng.integers(n))
+            action, _ = self.policy.predict(self._last_obs, deterministic=True)
+            return int(action)
+        probs = action_preferences(self.policy, self._last_obs)
+        assert probs is not None
+        return int(self.rng.choice(n, p=probs / probs.sum()))
+
+    def preferences(self) -> np.ndarray | None:
+        """Per-class values for the latest observation.
+
+        Returns:
+            Action probabilities (PPO/A2C) or Q-values (DQN) for the observation of the latest
+            :meth:`select`; None before the first.
+        """
+        if self._last_obs is None:
+            return None
+        return action_preferences(self.policy, self._last_obs)

@@ -1,0 +1,332 @@
+"""Training: :func:`train_sb3` (``python -m replay_gym train-sb3``) and its vector envs."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+from replay_gym.agents.sb3.args import (
+    ALGORITHMS,
+    DEFAULT_TOTAL_TIMESTEPS,
+    ENV_ID,
+    TrainSB3Args,
+)
+from replay_gym.agents.sb3.callbacks import PeriodicCheckpoint, ReplayLogCallback
+from replay_gym.agents.sb3.checkpoints import (
+    ResumePoint,
+    clear_checkpoints,
+    list_checkpoints,
+    remove_incomplete,
+    restore_training_state,
+    resume_point,
+    write_checkpoint,
+)
+from replay_gym.agents.sb3.loading import (
+    SavedModel,
+    check_spaces,
+    read_model,
+    sidecar_path,
+    warn_config_differences,
+)
+from replay_gym.agents.sb3.saving import TrainingRecord, model_metadata, save_model
+from replay_gym.config import EnvConfig
+
+__all__ = ["TorchThreads", "make_vec_env", "saved_hyperparameters", "train_sb3", "worker_threads"]
+
+_NOT_HYPERPARAMETERS = frozenset({
+    "policy", "env", "policy_kwargs", "tensorboard_log", "verbose", "seed", "device",
+    "_init_setup_model", "stats_window_size",
+})
+"""Constructor parameters of an algorithm that are not taken from a resumed model."""
+
+_RESTORED: dict[str, type] = {
+    "num_timesteps": int,
+    "_episode_num": int,
+    "_n_updates": int,
+    "_n_calls": int,
+    "exploration_rate": float,
+    "_current_progress_remaining": float,
+}
+"""Counters and state a resumed model takes from the file (what SB3's own load restores)."""
+
+
+class TorchThreads(gym.Wrapper):
+    """Reports the torch intra-op threads of the process its env lives in (``torch_threads``).
+
+    ``venv.get_attr("torch_threads")`` shows what each worker of a vector env uses.
+    """
+
+    @property
+    def torch_threads(self) -> int:
+        """``torch.get_num_threads()`` in this env's process."""
+        return torch.get_num_threads()
+
+
+def _make_env(config: EnvConfig, torch_threads: int | None) -> gym.Env:
+    """One monitored ``ReplaySelect-v0`` (module level, so subprocesses can unpickle it).
+
+    Args:
+        config: The environment's settings.
+        torch_threads: Set torch's intra-op threads to this before building the env (in a
+            subprocess worker: the worker's own setting); None leaves them.
+    """
+    if torch_threads is not None:
+        torch.set_num_threads(torch_threads)
+    return Monitor(TorchThreads(gym.make(ENV_ID, config=config)))
+
+
+def worker_threads(args: TrainSB3Args) -> int | None:
+    """Torch threads of each subprocess env (``threads`` or 1); None with the dummy vector env."""
+    if args.vec_env != "subproc":
+        return None
+    return args.threads if args.threads is not None else 1
+
+
+def make_vec_env(args: TrainSB3Args) -> VecEnv:
+    """``args.n_envs`` monitored environments in the chosen vector env, seeded seed + i.
+
+    With ``vec_env="subproc"`` each worker sets its torch threads (:func:`worker_threads`)
+    before it builds its environment.
+
+    Args:
+        args: The training arguments (``env``, ``n_envs``, ``vec_env``, ``threads``, ``seed``).
+
+    Returns:
+        The vector env; its envs are seeded on their first reset.
+    """
+    factory = functools.partial(_make_env, args.env, worker_threads(args))
+    if args.vec_env == "subproc":
+        venv: VecEnv = SubprocVecEnv([factory] * args.n_envs)
+    else:
+        venv = DummyVecEnv([factory] * args.n_envs)
+    venv.seed(args.seed)
+    return venv
+
+
+def train_sb3(args: TrainSB3Args) -> Path:
+    """Train (or resume) a model on ``ReplaySelect-v0`` and save it with its sidecar.
+
+    With ``checkpoint_every``, checkpoints are written while training and at the end (see
+    :mod:`replay_gym.agents.sb3.checkpoints`). Torch's thread setting in this process is
+    restored when training ends.
+
+    Args:
+        args: What to train and where to save it; checked with :meth:`TrainSB3Args.validate`.
+
+    Returns:
+        The path of the saved model (``args.model_path``); its sidecar is
+        :func:`~replay_gym.agents.sb3.loading.sidecar_path` of it.
+
+    Raises:
+        ValueError: a bad argument, or a resumed model that does not fit (algorithm, spaces) or
+            cannot be read safely.
+        FileExistsError: the model file (or another run's checkpoints) exists and ``overwrite``
+            is not set.
+        KeyboardInterrupt: after saving what it has to ``args.model_path``.
+    """
+    args.validate()
+    point = resume_point(args.resume) if args.resume is not None else None
+    saved = read_model(point.model) if point is not None else None
+    if point is not None:
+        _check_resumed_checkpoint(args, point)
+    steps = _steps_to_train(args, saved)
+    previous_threads = torch.get_num_threads()
+    main_threads = 1 if args.vec_env == "subproc" else (args.threads or previous_threads)
+    torch.set_num_threads(main_threads)
+    try:
+        venv = make_vec_env(args)
+        try:
+            if saved is None or point is None:
+                model = _new_model(args, venv)
+            else:
+                model = _resumed_model(args, venv, saved, point)
+            threads = {"main": main_threads, "workers": worker_threads(args)}
+            record = TrainingRecord(args, steps, int(model.num_timesteps) + steps, threads)
+            path = _learn(model, args, record, resumed=saved is not None)
+        finally:
+            venv.close()
+    finally:
+        torch.set_num_threads(previous_threads)
+    if args.verbose:
+        print(f"model saved to {path} (sidecar {sidecar_path(path).name}); "
+              f"TensorBoard: {args.tensorboard_dir}")
+    return path
+
+
+def _learn(model: BaseAlgorithm, args: TrainSB3Args, record: TrainingRecord, resumed: bool) -> Path:
+    """Run ``model.learn`` with the logging and checkpoint callbacks; save the model."""
+    callbacks: list[BaseCallback] = [ReplayLogCallback()]
+    checkpoints: PeriodicCheckpoint | None = None
+    if args.checkpoint_every:
+        if args.resumes_own_run():
+            remove_incomplete(args.checkpoints)
+        else:
+            clear_checkpoints(args.checkpoints)  # validate() allowed it: empty, or --overwrite
+
+        def save(m: BaseAlgorithm) -> None:
+            meta = model_metadata(m, record, complete=False)
+            write_checkpoint(m, args.checkpoints, meta, args.keep_checkpoints)
+
+        checkpoints = PeriodicCheckpoint(args.checkpoint_every, save)
+        callbacks.append(checkpoints)
+    try:
+        model.learn(
+            total_timesteps=record.steps,
+            callback=CallbackList(callbacks),
+            reset_num_timesteps=not resumed,
+            tb_log_name=args.algo.upper(),
+        )
+    except KeyboardInterrupt:
+        save_model(model, args.model_path, model_metadata(model, record, complete=False))
+        # The latest checkpoint is consistent (between updates); without one, the model file.
+        written = checkpoints is not None and list_checkpoints(args.checkpoints)
+        where = args.checkpoints if written else args.model_path
+        print(f"interrupted: model after {model.num_timesteps} steps saved to "
+              f"{args.model_path}; continue with --resume {where} (without --total-timesteps "
+              f"it trains up to the {record.target_timesteps} steps planned)")
+        raise
+    finally:
+        logger = getattr(model, "_logger", None)  # absent if learn() failed to start
+        if logger is not None:
+            logger.close()
+    meta = model_metadata(model, record, complete=True)
+    if checkpoints is not None and checkpoints.last_step != model.num_timesteps:
+        write_checkpoint(model, args.checkpoints, meta, args.keep_checkpoints)
+    return save_model(model, args.model_path, meta)
+
+
+def _steps_to_train(args: TrainSB3Args, saved: SavedModel | None) -> int:
+    """``total_timesteps`` resolved (see its help)."""
+    if args.total_timesteps is not None:
+        return args.total_timesteps
+    if saved is None:
+        return DEFAULT_TOTAL_TIMESTEPS
+    target = (saved.sidecar or {}).get("target_timesteps")
+    done = saved.plain("num_timesteps")
+    if isinstance(target, int) and isinstance(done, int) and target > done:
+        return target - done
+    goal = f"has reached its target of {target} steps" if isinstance(target, int) else (
+        "records no target step count"
+    )
+    raise ValueError(
+        f"resume: {saved.path} {goal}; pass --total-timesteps to train it further"
+    )
+
+
+def _check_resumed_checkpoint(args: TrainSB3Args, point: ResumePoint) -> None:
+    """Refuse to resume an older checkpoint into a folder that holds newer ones."""
+    if point.checkpoint is None or not args.checkpoint_every:
+        return
+    if point.checkpoint.parent.resolve() != args.checkpoints.resolve():
+        return
+    newer = [p.name for step, p in list_checkpoints(args.checkpoints) if step > (point.step or 0)]
+    if newer:
+        raise ValueError(
+            f"resume: {point.checkpoint} is older than {', '.join(newer)} in the same folder; "
+            f"resume the latest (--resume {args.checkpoints}) or write to another "
+            "--checkpoint-dir"
+        )
+
+
+def _new_model(args: TrainSB3Args, venv: VecEnv) -> BaseAlgorithm:
+    cls = ALGORITHMS[args.algo]
+    return cls(
+        "MlpPolicy",
+        venv,
+        policy_kwargs={"net_arch": list(args.net_arch)},
+        tensorboard_log=str(args.tensorboard_dir),
+        seed=args.seed,
+        device=args.device,
+        verbose=args.verbose,
+        **args.hyperparameters(),
+    )
+
+
+def saved_hyperparameters(saved: SavedModel, algo: str) -> dict[str, object]:
+    """The constructor settings of ``algo`` that ``saved`` holds as plain values.
+
+    Settings SB3 stores only as pickles (``train_freq``, schedules) come from the sidecar's
+    record where it has them; the rest take the constructor's defaults.
+    """
+    names = set(inspect.signature(ALGORITHMS[algo]).parameters) - _NOT_HYPERPARAMETERS
+    pickled = set(saved.pickled())
+    out = {name: saved.data[name] for name in names if name in saved.data and name not in pickled}
+    recorded = (saved.sidecar or {}).get("hyperparameters") or {}
+    for name, value in recorded.items():
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if name in names and name not in out and numeric:
+            out[name] = value
+    return out
+
+
+def _resumed_model(
+    args: TrainSB3Args, venv: VecEnv, saved: SavedModel, point: ResumePoint
+) -> BaseAlgorithm:
+    """A new model of ``args.algo`` given the saved one's settings, weights and counters."""
+    path = point.model
+    algo = saved.algo
+    if algo != args.algo:
+        if saved.sidecar is not None and "algo" in saved.sidecar:
+            raise ValueError(
+                f"resume: {path} was trained with algo {algo!r}, but algo is {args.algo!r}; "
+                f"pass --algo {algo}"
+            )
+        raise ValueError(
+            f"resume: {path} has no sidecar and its saved attributes are those of algo "
+            f"{algo!r}, but algo is {args.algo!r}; pass --algo {algo}"
+        )
+    check_spaces(
+        path, saved.observation_space, saved.action_space,
+        venv.observation_space, venv.action_space,
+    )
+    if saved.sidecar is not None and "env" in saved.sidecar:
+        warn_config_differences(path, saved.sidecar["env"], args.env)
+    settings = {**saved_hyperparameters(saved, algo), **args.given_hyperparameters()}
+    try:
+        model = ALGORITHMS[algo](
+            "MlpPolicy",
+            venv,
+            policy_kwargs=saved.policy_kwargs,
+            tensorboard_log=str(args.tensorboard_dir),
+            seed=args.seed,
+            device=args.device,
+            verbose=args.verbose,
+            **settings,
+        )
+    except (TypeError, ValueError, AssertionError) as error:
+        raise ValueError(
+            f"resume: cannot rebuild {path} as a {algo} model from its settings ({error})"
+        ) from error
+    params = {"policy": saved.policy_state}
+    if saved.optimizer_state is not None:
+        params["policy.optimizer"] = saved.optimizer_state
+    else:
+        warnings.warn(f"resume: {path} holds no optimiser state; the optimiser starts afresh",
+                      UserWarning, stacklevel=3)
+    try:
+        model.set_parameters(params, exact_match=saved.optimizer_state is not None,
+                             device=args.device)
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"resume: the weights in {path} do not fit a {algo} MlpPolicy with policy_kwargs "
+            f"{saved.policy_kwargs} ({type(error).__name__}: {error})"
+        ) from error
+    for name, kind in _RESTORED.items():
+        value = saved.plain(name)
+        if hasattr(model, name) and isinstance(value, int | float) and not isinstance(value, bool):
+            setattr(model, name, kind(value))
+    restored = restore_training_state(model, point, (saved.sidecar or {}).get("rng"))
+    if args.verbose:
+        extra = "".join(f", {what}" for what in restored)
+        print(f"resumed {path} at step {model.num_timesteps} (weights, optimiser, counters"
+              f"{extra})")
+    return model
