@@ -1,4 +1,4 @@
-"""Command line: ``python -m replay_gym {run,train-sb3,pretrain,compare,plot} [--help]``.
+"""Command line: ``python -m replay_gym {run,sweep,train-sb3,pretrain,compare,plot} [--help]``.
 
 ``--preset NAME`` picks the base environment configuration; every other flag (``--env.days 3``,
 ``--env.learner.lr 1e-3``) changes a single setting on top of it, and ``--help`` shows the
@@ -21,6 +21,7 @@ commands:
   run        run a condition or selector for several seeds (writes a run directory)
   train-sb3  train a Stable-Baselines3 agent on ReplaySelect-v0 and save it
   pretrain   pretrain the scaled VGG-16 base of the embedded default
+  sweep      run a grid of conditions x seeds x settings (local pool, Slurm or Ray)
   compare    table (mean ± s.e.m. per condition and day) and learning curves of run directories
   plot       the paper's figure types from run directories: curves, final, scatter, gain
 """
@@ -80,6 +81,16 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
 
         return pretrain(args)
 
+    def parse_sweep(argv: Sequence[str]) -> Any:
+        from replay_gym.sweep import SweepArgs
+
+        return tyro.cli(SweepArgs, args=argv, prog="python -m replay_gym sweep")
+
+    def do_sweep(args: Any) -> Any:
+        from replay_gym.sweep import sweep
+
+        return sweep(args)
+
     def parse_compare(argv: Sequence[str]) -> Any:
         from replay_gym.plots import CompareArgs
 
@@ -97,6 +108,7 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
 
     return {
         "run": (parse_run, do_run),
+        "sweep": (parse_sweep, do_sweep),
         "train-sb3": (parse_sb3, do_sb3),
         "pretrain": (parse_pretrain, do_pretrain),
         "compare": (parse_compare, do_plots),
