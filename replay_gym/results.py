@@ -75,7 +75,8 @@ def _labels(runs: list[tuple[Path, dict]]) -> list[str]:
 
     The label is the condition, unless the condition's runs differ in settings; then each group
     of runs with equal settings is ``condition (folder)``, the folder holding that group's runs
-    relative to the folder holding them all.
+    relative to the folder holding them all, less a leading folder named as the condition (so
+    a sweep's ``OUT/generative/replay_layer=4/seed_k`` runs are ``generative (replay_layer=4)``).
     """
     groups: dict[tuple[str, str], list[Path]] = {}
     keys = []
@@ -93,6 +94,8 @@ def _labels(runs: list[tuple[Path, dict]]) -> list[str]:
             names[condition, settings] = condition
             continue
         folder = Path(os.path.commonpath(groups[condition, settings])).relative_to(root)
+        if len(folder.parts) > 1 and folder.parts[0] == condition:  # a sweep's OUT/<condition>/
+            folder = Path(*folder.parts[1:])
         name = f"{condition} ({folder})"
         while name in names.values():  # two groups share their folder: number them
             name += "'"

@@ -57,6 +57,20 @@ def test_sweep_folders_are_searched_and_labelled(tmp_path, make_run):
     assert sorted(table.loc[table["label"] == "round-robin", "seed"].unique()) == [0, 1]
 
 
+def test_sweep_command_layout(tmp_path, make_run):
+    # python -m replay_gym sweep writes OUT/<condition>/<overrides>/seed_<k>, one seed a cell
+    for layer in (1, 4):
+        for seed in (0, 1):
+            path = tmp_path / "out" / "generative" / f"replay_layer={layer}" / f"seed_{seed}"
+            flat_run(make_run, path, "generative", {seed: NONE[seed]}, replay_layer=layer)
+    table = load_runs([tmp_path / "out"])
+    assert list(dict.fromkeys(table["label"])) == [
+        "generative (replay_layer=1)",
+        "generative (replay_layer=4)",
+    ]
+    assert table.groupby("label")["seed"].nunique().to_list() == [2, 2]
+
+
 def test_labels_keep_the_order_runs_are_given(tmp_path, make_run):
     b = flat_run(make_run, tmp_path / "b", "weakest", NONE)
     a = flat_run(make_run, tmp_path / "a", "none", NONE)
