@@ -8,8 +8,9 @@ Usage:
 Every condition runs through the same runner (``OUT/runs/<condition>``), then one table is
 written to ``OUT/selectors.md`` and ``OUT/selectors.json``:
 - final test accuracy (mean ± s.e.m. over seeds) and the mean over days (area under the curve);
+- test accuracy after day 1 (before its night) and after night 1;
 - the paper's Fig. 3C analysis, pooled over seeds and classes: how replays relate to a class's
-  test accuracy after day 1 (Pearson r and R^2; the paper found R^2 = 0.24, weak classes replayed
+  test accuracy after day 1, before its night (Pearson r and R^2; the paper found R^2 = 0.24, weak classes replayed
   more, i.e. r < 0), and how the final-minus-day-1 accuracy change relates to it (paper
   R^2 = 0.18, weak classes improved more).
 Existing runs are reused (pass --rerun to redo them), so an interrupted comparison resumes.

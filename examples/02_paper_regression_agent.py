@@ -5,8 +5,8 @@ Usage:
     python examples/02_paper_regression_agent.py --preset smoke --days 2
     python examples/02_paper_regression_agent.py --reload-each-night   # the authors' code
 
-Prints each class's replays beside its validation accuracy after day 1: the selector should
-replay weakly learned classes more (the paper's Fig. 3C).
+Prints each class's replays beside its validation accuracy after day 1 (before its night): the
+selector should replay weakly learned classes more (the paper's Fig. 3C).
 """
 
 import gymnasium as gym
@@ -23,7 +23,7 @@ def main(
     seed: int = 0,
     reload_each_night: bool = False,
 ) -> dict:
-    """Run one course with the paper's selector; return replays and day-1 accuracy per class."""
+    """One course with the paper's selector; per class, replays and accuracy after day 1."""
     overrides = {} if days is None else {"days": days}
     env = gym.make("ReplaySelect-v0", preset=preset, **overrides)
     agent = RegressionSelector(reload_each_night=reload_each_night)

@@ -6,8 +6,9 @@ Usage:
     python examples/05_compare_conditions.py --preset smoke --days 1 --out /tmp/compare
 
 Each condition runs through the same runner into OUT/<condition>; the table gives the mean
-final test accuracy (and its standard error over seeds). With matplotlib installed, the mean
-test-accuracy curves are saved to OUT/curves.png.
+final test accuracy (and its standard error over seeds). The mean test-accuracy curves, with
+s.e.m. bands, are saved to OUT/curves.png; `python -m replay_gym compare OUT` shows them again
+as a table, and `python -m replay_gym plot KIND OUT --out FIG.png` draws the paper's figures.
 """
 
 import dataclasses
@@ -18,6 +19,8 @@ import tyro
 
 from replay_gym.analysis import summarise
 from replay_gym.config import preset as preset_config
+from replay_gym.plots import new_figure, plot_curves, save_figure
+from replay_gym.results import load_runs
 from replay_gym.runner import RunArgs, run
 
 
@@ -49,20 +52,11 @@ def main(
         sem = "–" if row["final_sem"] is None else f"{row['final_sem']:.3f}"
         print(f"{condition:>14}: final test accuracy {row['final_test_accuracy']:.3f} ± {sem}")
     (out / "curves.json").write_text(json.dumps(curves, indent=2))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return curves
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for condition, curve in curves.items():
-        ax.plot(range(1, len(curve) + 1), curve, marker="o", label=condition)
-    ax.set(xlabel="day", ylabel="test accuracy (after the night)", title=f"preset {preset}")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=120)
+    fig = new_figure()
+    ax = fig.add_subplot()
+    plot_curves(ax, load_runs([out / condition for condition in conditions]))
+    ax.set_title(f"preset {preset}")
+    save_figure(fig, out / "curves.png")
     return curves
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m replay_gym {run,train-sb3,pretrain} [--help]``.
+"""Command line: ``python -m replay_gym {run,sweep,train-sb3,pretrain,compare,plot} [--help]``.
 
 ``--preset NAME`` picks the base environment configuration; every other flag (``--env.days 3``,
 ``--env.learner.lr 1e-3``) changes a single setting on top of it, and ``--help`` shows the
@@ -22,6 +22,8 @@ commands:
   train-sb3  train a Stable-Baselines3 agent on ReplaySelect-v0 and save it
   pretrain   pretrain the scaled VGG-16 base of the embedded default
   sweep      run a grid of conditions x seeds x settings (local pool, Slurm or Ray)
+  compare    table (mean ± s.e.m. per condition and day) and learning curves of run directories
+  plot       the paper's figure types from run directories: curves, final, scatter, gain
 """
 
 
@@ -96,11 +98,28 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
 
         return sweep(args)
 
+    def parse_compare(argv: Sequence[str]) -> Any:
+        from replay_gym.plots import CompareArgs
+
+        return tyro.cli(CompareArgs, args=argv, prog="python -m replay_gym compare")
+
+    def parse_plot(argv: Sequence[str]) -> Any:
+        from replay_gym.plots import PlotArgs
+
+        return tyro.cli(PlotArgs, args=argv, prog="python -m replay_gym plot")
+
+    def do_plots(args: Any) -> Any:
+        from replay_gym.plots import CompareArgs, compare, plot
+
+        return compare(args) if isinstance(args, CompareArgs) else plot(args)
+
     return {
         "run": (parse_run, do_run),
         "sweep": (parse_sweep, do_sweep),
         "train-sb3": (parse_sb3, do_sb3),
         "pretrain": (parse_pretrain, do_pretrain),
+        "compare": (parse_compare, do_plots),
+        "plot": (parse_plot, do_plots),
     }
 
 

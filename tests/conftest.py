@@ -65,3 +65,61 @@ def evil_torch_file(plant: Plant) -> bytes:
     buffer = io.BytesIO()
     torch.save({"features.0.weight": plant}, buffer)
     return buffer.getvalue()
+RECORD_DEFAULTS = {
+    "real_images": True,
+    "day_loss": 1.0,
+    "chi2_after_day": 10.0,
+    "night_steps": 4,
+    "reward_sum": 1.0,
+    "val_accuracy": 0.5,
+    "chi2_after_night": 8.0,
+    "wall_time": 0.1,
+}
+
+
+@pytest.fixture
+def make_run():
+    """Write a finished run directory as the runner does, with the accuracies given.
+
+    ``after_day`` and ``after_night`` map a seed to per-day lists of per-class test accuracies
+    (after the day's training, after its night); ``replays`` to per-day replay counts.
+    """
+    import json
+
+    import numpy as np
+
+    def make(path, condition, after_day, after_night, replays=None, **env):
+        path.mkdir(parents=True)
+        seeds = sorted(after_night)
+        config = {
+            "condition": condition,
+            "preset": "smoke",
+            "seeds": seeds,
+            "agent": {},
+            "model": None,
+            "env": {"days": len(after_night[seeds[0]]), **env},
+        }
+        (path / "config.json").write_text(json.dumps(config))
+        lines = []
+        for seed in seeds:
+            for day, (before, after) in enumerate(
+                zip(after_day[seed], after_night[seed], strict=True), start=1
+            ):
+                counts = [0] * len(after) if replays is None else replays[seed][day - 1]
+                record = {
+                    "condition": condition,
+                    "seed": seed,
+                    "day": day,
+                    **RECORD_DEFAULTS,
+                    "test_accuracy_after_day": float(np.mean(before)),
+                    "test_class_accuracy_after_day": list(before),
+                    "test_accuracy": float(np.mean(after)),
+                    "test_class_accuracy": list(after),
+                    "val_class_accuracy": list(after),
+                    "replay_counts": list(counts),
+                }
+                lines.append(json.dumps(record))
+        (path / "results.jsonl").write_text("\n".join(lines) + "\n")
+        return path
+
+    return make

@@ -10,6 +10,7 @@ RECORDS = [
     {
         "seed": 0,
         "day": 1,
+        "test_accuracy_after_day": 0.4,
         "test_class_accuracy_after_day": [0.2, 0.5, 0.8],
         "replay_counts": [5, 3, 1],
         "test_class_accuracy": [0.3, 0.5, 0.8],
@@ -19,6 +20,7 @@ RECORDS = [
     {
         "seed": 0,
         "day": 2,
+        "test_accuracy_after_day": 0.5,
         "test_class_accuracy_after_day": [0.3, 0.5, 0.8],
         "replay_counts": [5, 3, 1],
         "test_class_accuracy": [0.6, 0.6, 0.7],
@@ -37,14 +39,27 @@ def test_fig3c_by_hand():
 
 
 def test_summarise_and_markdown():
-    second_seed = [{**r, "seed": 1, "test_accuracy": r["test_accuracy"] + 0.1} for r in RECORDS]
+    second_seed = [
+        {
+            **r,
+            "seed": 1,
+            "test_accuracy": r["test_accuracy"] + 0.1,
+            "test_accuracy_after_day": r["test_accuracy_after_day"] + 0.1,
+        }
+        for r in RECORDS
+    ]
     row = summarise("mine", RECORDS + second_seed)
     assert row["final_test_accuracy"] == pytest.approx(0.68)
     assert row["final_sem"] == pytest.approx(0.05)
     assert row["curve"] == pytest.approx([0.58, 0.68])
+    # day 1 before its night (the paper's Fig. 3C/D x-axis) and after it, each named so
+    assert row["test_accuracy_after_day1_before_night"] == pytest.approx(0.45)
+    assert row["test_accuracy_after_night1"] == pytest.approx(0.58)
     assert row["seconds_per_course"] == pytest.approx(3.0)
     table = markdown([row], "header")
     assert table.startswith("header\n") and "| mine | 0.680 | 0.050 |" in table
+    assert "| acc after day 1 (before night) | acc after night 1 |" in table
+    assert "| 0.450 | 0.580 |" in table
 
 
 def test_write_text_atomic_leaves_no_temporary_file(tmp_path):

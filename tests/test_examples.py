@@ -51,3 +51,4 @@ def test_05_compare_conditions(tmp_path, load_script):
     assert set(curves) == {"none", "round-robin"}
     assert json.loads((tmp_path / "curves.json").read_text()) == curves
     assert all(np.isfinite(c).all() for c in curves.values())
+    assert (tmp_path / "curves.png").stat().st_size > 0

@@ -156,20 +156,38 @@ def test_summary_and_replay_table_by_hand():
         "test_class_accuracy_after_day": [0.2, 0.9],
     }
     records = [
-        {**day, "day": 1, "test_class_accuracy": [0.4, 0.9], "test_accuracy": 0.65},
-        {**day, "day": 2, "test_class_accuracy": [0.6, 0.8], "test_accuracy": 0.7},
+        {
+            **day,
+            "day": 1,
+            "test_accuracy_after_day": 0.55,
+            "test_class_accuracy": [0.4, 0.9],
+            "test_accuracy": 0.65,
+        },
+        {
+            **day,
+            "day": 2,
+            "test_accuracy_after_day": 0.6,
+            "test_class_accuracy": [0.6, 0.8],
+            "test_accuracy": 0.7,
+        },
     ]
     summary = summarise(records, ["weak", "strong"])
     assert summary["final_test_accuracy"] == [0.7] and summary["final_test_accuracy_sem"] is None
+    # day 1's accuracies, each named by when it was measured (the paper's Fig. 3C/D x-axis is
+    # after day 1's training, before its night)
+    assert summary["test_accuracy_after_day1_before_night"] == [0.55]
+    assert summary["test_accuracy_after_night1"] == [0.65]
     weak = summary["classes"][0]
     assert weak == {
         "class": "weak",
         "replayed_samples_per_course": 4.0,
-        "test_accuracy_after_day1": 0.2,
+        "test_accuracy_after_day1_before_night": 0.2,
+        "test_accuracy_after_night1": 0.4,
         "final_test_accuracy": 0.6,
     }
     table = replay_table(summary)
-    assert "weak" in table and "4.0" in table and "0.200" in table
+    assert "weak" in table and "4.0" in table and "0.200" in table and "0.400" in table
+    assert "after day 1, before its night" in table
 
 
 def test_run_args_without_env_take_the_presets_settings():
