@@ -345,6 +345,13 @@ def _check_same_run(path: Path, saved: dict[str, Any], config: dict[str, Any]) -
             f"cannot resume {path}: it was started with replay-gym {saved_version}, this is "
             f"{replay_gym_version()}; finish it with that version or start again with --overwrite"
         )
+    if saved.get("model") == config.get("model") and saved.get("model_sha256") != config.get(
+        "model_sha256"
+    ):
+        raise ValueError(
+            f"cannot resume {path}: the model {config.get('model')} has changed since the run "
+            "started (its SHA-256 differs); put the original file back to resume"
+        )
     changed = differences(_checked(saved), json.loads(json.dumps(_checked(config))))
     if changed:
         raise ValueError(

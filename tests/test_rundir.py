@@ -178,3 +178,11 @@ def test_stop_signals_request_a_stop_then_restore_the_handlers():
         with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C stops at once
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_resume_refuses_a_changed_model_file(tmp_path):
+    out = tmp_path / "run"
+    config = {**CONFIG, "model": "m.zip", "model_sha256": "aa"}
+    RunDir.create(out, config, overwrite=False).close()
+    with pytest.raises(ValueError, match="the model m.zip has changed since the run started"):
+        RunDir.resume(out, {**config, "model_sha256": "bb"})
