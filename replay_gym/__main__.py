@@ -21,6 +21,7 @@ commands:
   run        run a condition or selector for several seeds (writes a run directory)
   train-sb3  train a Stable-Baselines3 agent on ReplaySelect-v0 and save it
   pretrain   pretrain the scaled VGG-16 base of the embedded default
+  sweep      run a grid of conditions x seeds x settings (local pool, Slurm or Ray)
 """
 
 
@@ -107,8 +108,19 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
 
         return pretrain(args)
 
+    def parse_sweep(argv: Sequence[str]) -> Any:
+        from replay_gym.sweep import SweepArgs
+
+        return tyro.cli(SweepArgs, args=argv, prog="python -m replay_gym sweep")
+
+    def do_sweep(args: Any) -> Any:
+        from replay_gym.sweep import sweep
+
+        return sweep(args)
+
     return {
         "run": (parse_run, do_run),
+        "sweep": (parse_sweep, do_sweep),
         "train-sb3": (parse_sb3, do_sb3),
         "pretrain": (parse_pretrain, do_pretrain),
     }

@@ -15,7 +15,7 @@ from gymnasium import spaces
 from replay_gym.config import EnvConfig, apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.data import load_dataset
-from replay_gym.learner.cortex import Learner
+from replay_gym.learner.cortex import DayViews, Learner
 from replay_gym.learner.weights import load_base_state
 from replay_gym.metrics import chi_square, class_accuracy, confusion_matrix, overall_accuracy
 from replay_gym.samplers import Sampler, make_sampler
@@ -127,7 +127,10 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version. Before the first release (0.1.0 development) the embedded
+      `default` and `smoke` presets were recalibrated so that replay and its choice matter
+      (Adam epsilon 1e-2, no down-sampling at block 4, the sampler fitted to the day's
+      augmented views); the `paper` preset is unchanged.
     """
 
     metadata = {"render_modes": []}
@@ -150,6 +153,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(n)
 
         self.learner: Learner | None = None
+        self.day_views: DayViews | None = None
+        """Order and augmentation of the last day trained on real images."""
         # Built now so that an unknown sampler kind fails at construction, not at reset.
         self.sampler: Sampler = make_sampler(self.config.sampler, self.layer)
         self.day = 0
@@ -298,6 +303,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "night_start_accuracy": self._night_start_accuracy.copy(),
             "val_acts": self._val_acts,
             "test_acts": self._test_acts,
+            "day_views": None if self.day_views is None else self.day_views.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -342,6 +348,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self._night_start_accuracy = np.array(state["night_start_accuracy"])
         self._val_acts = state["val_acts"].to(device)
         self._test_acts = state["test_acts"].to(device)
+        views = state["day_views"]
+        self.day_views = None if views is None else DayViews.from_state(views)
 
     def save_state(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`state_dict` to ``path`` (a safetensors file), atomically."""
@@ -362,6 +370,22 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """
         self.load_state_dict(load_tree(Path(path), STATE_KIND))
         return self._observation(), self._info()
+
+    def day_activations(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The activations at ``layer`` that a sampler there is fitted to after the last real day.
+
+        With ``sampler.fit_on="augmented"``: the last real day's training images as that day
+        augmented them; with ``"clean"``: the training images as they are. Returns
+        ``(activations, labels)``.
+        """
+        if self.learner is None or self.day_views is None:
+            raise gym.error.ResetNeeded("call reset() before day_activations()")
+        data = self.data
+        if self.config.sampler.fit_on == "augmented":
+            return self.learner.view_activations(
+                data.train_images, data.train_labels, self.day_views, layer
+            )
+        return self.learner.activations(data.train_images, layer), data.train_labels
 
     # -- internals ------------------------------------------------------------------------
 
@@ -387,9 +411,13 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         data = self.data
         real = self.day <= self.config.n_real_days
         if real:
-            loss = self.learner.train_day(data.train_images, data.train_labels, self._day_gen)
-            train_acts = self.learner.activations(data.train_images, self.layer)
-            self.sampler.fit(train_acts, data.train_labels, self.n_classes)
+            views = self.learner.draw_views(len(data.train_images), self._day_gen)
+            loss = self.learner.train_day(
+                data.train_images, data.train_labels, self._day_gen, views
+            )
+            self.day_views = views
+            train_acts, train_labels = self.day_activations(self.layer)
+            self.sampler.fit(train_acts, train_labels, self.n_classes)
             del train_acts
         else:
             loss = self._replay_day()

@@ -9,6 +9,7 @@ and Adam leaves them, and their moments, untouched.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from replay_gym.config import LearnerConfig
-from replay_gym.learner.augment import augment_images
+from replay_gym.learner.augment import AffineParams, affine_params, apply_affine
 from replay_gym.learner.vgg import VGG16, init_features, init_head
 from replay_gym.learner.weights import check_base_state
 from replay_gym.metrics import confusion_matrix
@@ -35,6 +36,43 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"learner.device={name!r} but CUDA is not available; use 'cpu' or 'auto'")
     return device
+
+
+@dataclass(frozen=True)
+class DayViews:
+    """The augmented views of one day: the image order and each batch's transform.
+
+    Drawn before the day so the same views can be shown to the network again after it: the
+    sampler is fitted to the activations of the images the day trained on, augmented as they
+    were (what the authors' Keras generator did), not to the clean images.
+    """
+
+    order: torch.Tensor
+    """Image indices in the order the day visits them."""
+    batches: tuple[AffineParams, ...]
+    """One transform per batch of ``batch_size`` consecutive entries of ``order``; empty when
+    augmentation is off."""
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The order and the transforms as a state tree (see :mod:`replay_gym.statefile`)."""
+        return {
+            "order": self.order,
+            "batches": [
+                {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+                for params in self.batches
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DayViews:
+        """The views :meth:`state_dict` described."""
+        return cls(
+            order=state["order"],
+            batches=tuple(AffineParams(**params) for params in state["batches"]),
+        )
 
 
 @dataclass
@@ -87,28 +125,57 @@ class Learner:
 
     # -- training -------------------------------------------------------------------------
 
+    def draw_views(self, n_images: int, generator: torch.Generator) -> DayViews:
+        """The shuffled order and per-batch augmentation of a day over ``n_images`` images."""
+        order = torch.randperm(n_images, generator=generator)
+        batches: tuple[AffineParams, ...] = ()
+        if self.config.augment:
+            batches = tuple(
+                affine_params(
+                    len(order[start : start + self.config.batch_size]),
+                    generator,
+                    rotation=self.config.rotation,
+                    shift=self.config.shift,
+                    zoom=self.config.zoom,
+                    hflip=self.config.hflip,
+                )
+                for start in range(0, n_images, self.config.batch_size)
+            )
+        return DayViews(order=order, batches=batches)
+
     def train_day(
-        self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        generator: torch.Generator,
+        views: DayViews | None = None,
     ) -> float:
-        """One epoch over ``images`` (uint8), shuffled and augmented; returns the mean loss."""
-        order = torch.randperm(len(images), generator=generator)
+        """One epoch over ``images`` (uint8), shuffled and augmented; returns the mean loss.
+
+        ``views`` (from :meth:`draw_views`) fixes the order and augmentation; drawn from
+        ``generator`` when not given.
+        """
+        if views is None:
+            views = self.draw_views(len(images), generator)
+        if len(views) != len(images):
+            raise ValueError(f"views cover {len(views)} images, but {len(images)} were given")
         losses = []
         self.model.train()
         with _seeded_torch(generator, self.device):
-            for start in range(0, len(order), self.config.batch_size):
-                index = order[start : start + self.config.batch_size]
-                batch = images[index].to(self.device, torch.float32) / 255.0
-                if self.config.augment:
-                    batch = augment_images(
-                        batch,
-                        generator,
-                        rotation=self.config.rotation,
-                        shift=self.config.shift,
-                        zoom=self.config.zoom,
-                        hflip=self.config.hflip,
-                    )
+            for index, batch in self._view_batches(images, views):
                 losses.append(self._step(self.model(batch), labels[index].to(self.device)))
         return float(np.mean(losses))
+
+    def _view_batches(
+        self, images: torch.Tensor, views: DayViews
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(indices, float images in 0-1 as the day saw them) batch by batch."""
+        for number, start in enumerate(range(0, len(views), self.config.batch_size)):
+            index = views.order[start : start + self.config.batch_size]
+            batch = images[index].to(self.device, torch.float32) / 255.0
+            if views.batches:
+                batch = apply_affine(batch, views.batches[number])
+            yield index, batch
 
     def train_above(
         self,
@@ -143,6 +210,17 @@ class Learner:
             for chunk in images.split(EVAL_BATCH)
         ]
         return torch.cat(parts)
+
+    @torch.no_grad()
+    def view_activations(
+        self, images: torch.Tensor, labels: torch.Tensor, views: DayViews, layer: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Max-pool ``layer`` outputs of the day's augmented views, and their labels (eval mode)."""
+        self.model.eval()
+        below = self.model.below(layer)
+        batches = self._view_batches(images, views)
+        parts = [below(self.model.normalize(batch)) for _, batch in batches]
+        return torch.cat(parts), labels[views.order]
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> np.ndarray:

@@ -53,11 +53,14 @@ def test_steps_after_load_equal_the_original(sampler, tmp_path):
     env.reset(seed=5)
     trace(env, [0, 1, 2])  # mid-night
     env.unwrapped.save_state(tmp_path / "s")
+    day_acts, day_labels = env.unwrapped.day_activations(2)
     actions = [3, 2, 1, 0, 3]  # ends night 1, trains day 2, into night 2
     expected = trace(env, actions)
 
     fresh = gym.make("ReplaySelect-v0", **SMALL, sampler={"kind": sampler})
     fresh.reset(options={"state": tmp_path / "s"})  # through gym.make's wrappers
+    acts, labels = fresh.unwrapped.day_activations(2)  # the day's augmented views came back
+    assert torch.equal(acts, day_acts) and torch.equal(labels, day_labels)
     got = trace(fresh, actions)
     assert any("day_end" in step[4] for step in got)
     assert data_equivalence(got, expected)

@@ -1,0 +1,77 @@
+"""How on-distribution generated replay is: the network above a layer on samples vs real data.
+
+If the part of the network above the replay layer classifies generated activations much worse
+than the real activations they were fitted to, replay trains it on something it never sees by
+day, and the choice of what to replay cannot matter much. The ratio of the two accuracies is the
+check the calibrated default must pass (at least 0.9 at every layer, every day).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from replay_gym.config import N_BLOCKS
+from replay_gym.samplers import make_sampler
+
+__all__ = ["SampleFidelity", "sample_fidelity"]
+
+
+@dataclass(frozen=True)
+class SampleFidelity:
+    """Accuracy of the network above ``layer`` on real activations and on generated ones."""
+
+    layer: int
+    real_accuracy: float
+    sample_accuracy: float
+
+    @property
+    def ratio(self) -> float:
+        """``sample_accuracy / real_accuracy`` (NaN when the real accuracy is 0)."""
+        if self.real_accuracy == 0:
+            return float("nan")
+        return self.sample_accuracy / self.real_accuracy
+
+    def to_dict(self) -> dict[str, float]:
+        """The fields and the ratio, JSON-ready."""
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def sample_fidelity(
+    env: object, layer: int, *, seed: int = 0, samples_per_class: int | None = None
+) -> SampleFidelity:
+    """Fit the env's kind of sampler at ``layer`` to the last real day's activations and compare.
+
+    Nothing in ``env`` changes: a fresh sampler is fitted (at the env's own layer it equals the
+    env's sampler's fit) and drawn from a generator seeded by ``seed``.
+
+    Args:
+        env: A reset ``ReplaySelectionEnv`` (or a wrapper around one).
+        layer: Max-pool block 1-5.
+        seed: Seed of the generator the samples are drawn with.
+        samples_per_class: Samples per class; default the env's night (``samples_per_class``).
+
+    Raises:
+        ValueError: If ``layer`` is not 1-5 or the sampler settings do not fit that layer.
+    """
+    base = getattr(env, "unwrapped", env)
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= N_BLOCKS:
+        raise ValueError(f"layer must be a max-pool block 1-{N_BLOCKS}, got {layer!r}")
+    config = base.config
+    config.sampler.validate(config.learner, layer)
+    activations, labels = base.day_activations(layer)
+    sampler = make_sampler(config.sampler, layer)
+    sampler.fit(activations, labels, base.n_classes)
+    generator = torch.Generator().manual_seed(seed)
+    samples, sample_labels = sampler.sample_night(
+        samples_per_class or config.samples_per_class, generator
+    )
+    real = _accuracy(base.learner.predict_from(activations, layer), labels)
+    fake = _accuracy(base.learner.predict_from(samples, layer), sample_labels)
+    return SampleFidelity(layer=layer, real_accuracy=real, sample_accuracy=fake)
+
+
+def _accuracy(predictions: np.ndarray, labels: torch.Tensor) -> float:
+    return float(np.mean(predictions == labels.cpu().numpy()))

@@ -1,0 +1,212 @@
+"""Where a sweep's cells run: a local process pool, Slurm through submitit, or Ray.
+
+Every backend calls the same :func:`run_cell` on a cell's JSON description, so all of them
+write the same directory layout and the same done markers. None schedules anything itself:
+``concurrent.futures``, submitit and Ray do.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BACKENDS", "CellOutcome", "default_threads", "run_cell"]
+
+DONE = ".done.json"
+"""Marker written into a cell's run directory once its run has finished."""
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What became of one cell."""
+
+    dir: str
+    status: str
+    """``done`` (ran now), ``skipped`` (finished earlier) or ``failed``."""
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker: the cores this process may use, shared out (at least 1)."""
+    return max(1, len(os.sched_getaffinity(0)) // max(1, workers))
+
+
+def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, Any]:
+    """Run one cell (a :meth:`Cell.to_dict`) into ``sweep_dir``; never raises for the cell's error.
+
+    A cell whose done marker exists is skipped. An unfinished one (a ``.partial`` left by a
+    killed run) is resumed when the runner can, else started again.
+    """
+    import json
+
+    import torch
+
+    from replay_gym.runner import RunArgs, run
+    from replay_gym.sweep.grid import Cell
+
+    run_dir = Path(sweep_dir) / cell["dir"]
+    if (run_dir / DONE).exists():
+        return CellOutcome(cell["dir"], "skipped").__dict__
+    started = time.perf_counter()
+    try:
+        torch.set_num_threads(threads)
+        spec = Cell(
+            condition=cell["condition"], seed=cell["seed"], preset=cell["preset"],
+            overrides=tuple(sorted(cell["overrides"].items())),
+            agent=tuple(sorted(cell["agent"].items())),
+        )
+        args = RunArgs(
+            condition=spec.condition, preset=spec.preset, seeds=1, first_seed=spec.seed,
+            out=run_dir, overwrite=True, agent=dict(spec.agent), env=spec.env_config(),
+            progress=False,
+        )
+        with open(os.devnull, "w") as quiet:
+            run(args, stream=quiet)
+        seconds = time.perf_counter() - started
+        marker = {**cell, "seconds": round(seconds, 3), "threads": threads}
+        (run_dir / DONE).write_text(json.dumps(marker, indent=1))
+        return CellOutcome(cell["dir"], "done", seconds).__dict__
+    except Exception as error:  # one failing cell must not stop the others
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return CellOutcome(
+            cell["dir"], "failed", time.perf_counter() - started,
+            f"{detail}\n{traceback.format_exc(limit=-3)}",
+        ).__dict__
+
+
+Report = Callable[[dict[str, Any]], None]
+
+
+def run_local(
+    cells: list[dict], sweep_dir: Path, *, workers: int, threads: int, report: Report, **_: Any
+) -> list[dict]:
+    """A pool of ``workers`` processes (spawned: no state inherited), ``threads`` each."""
+    if workers == 1:
+        return [_reported(run_cell(c, str(sweep_dir), threads), report) for c in cells]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(run_cell, c, str(sweep_dir), threads) for c in cells]
+        return [_reported(f.result(), report) for f in concurrent.futures.as_completed(futures)]
+
+
+class SubmititCell:
+    """A cell as a submitit job that checkpoints by requeueing itself on pre-emption.
+
+    On SIGTERM (Slurm's pre-emption notice) submitit calls :meth:`checkpoint`; the job is
+    requeued with the same arguments and, once the runner can resume, continues the run.
+    """
+
+    def __init__(self, cell: dict, sweep_dir: str, threads: int) -> None:
+        self.cell, self.sweep_dir, self.threads = cell, sweep_dir, threads
+
+    def __call__(self) -> dict:
+        return run_cell(self.cell, self.sweep_dir, self.threads)
+
+    def checkpoint(self) -> Any:
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(SubmititCell(self.cell, self.sweep_dir,
+                                                               self.threads))
+
+
+def run_submitit(
+    cells: list[dict],
+    sweep_dir: Path,
+    *,
+    workers: int,
+    threads: int,
+    report: Report,
+    partition: str | None = None,
+    time_limit: int = 240,
+    cluster: str | None = None,
+    **_: Any,
+) -> list[dict]:
+    """Slurm jobs through submitit (``cluster="local"`` runs them as local processes)."""
+    try:
+        import submitit
+    except ImportError:
+        raise ValueError(
+            "--backend submitit needs submitit: pip install 'replay-gym[slurm]'"
+        ) from None
+    executor = submitit.AutoExecutor(folder=sweep_dir / ".submitit" / "%j", cluster=cluster)
+    params: dict[str, Any] = {"timeout_min": time_limit, "cpus_per_task": threads}
+    if partition:
+        params["slurm_partition"] = partition
+    if executor.cluster == "slurm":
+        params["slurm_array_parallelism"] = workers
+    executor.update_parameters(**params)
+    jobs = [executor.submit(SubmititCell(c, str(sweep_dir), threads)) for c in cells]
+    outcomes = []
+    for cell, job in zip(cells, jobs, strict=True):
+        try:
+            outcomes.append(_reported(job.result(), report))
+        except Exception as error:  # the job itself died (not the cell's own error)
+            outcomes.append(_reported(CellOutcome(cell["dir"], "failed", 0.0,
+                                                  f"submitit job {job.job_id}: {error}").__dict__,
+                                      report))
+    return outcomes
+
+
+def run_ray(
+    cells: list[dict],
+    sweep_dir: Path,
+    *,
+    workers: int,
+    threads: int,
+    report: Report,
+    address: str | None = None,
+    **_: Any,
+) -> list[dict]:
+    """Ray tasks, ``threads`` CPUs each; ``address`` joins an existing cluster (else local)."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--backend ray needs Ray: pip install 'replay-gym[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=threads)(run_cell)
+        pending = {remote.remote(c, str(sweep_dir), threads): c for c in cells}
+        outcomes = []
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            cell = pending.pop(ready[0])
+            try:
+                outcomes.append(_reported(ray.get(ready[0]), report))
+            except Exception as error:  # the task itself died
+                outcomes.append(_reported(CellOutcome(cell["dir"], "failed", 0.0,
+                                                      f"ray task: {error}").__dict__, report))
+        return outcomes
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _reported(outcome: dict, report: Report) -> dict:
+    report(outcome)
+    return outcome
+
+
+BACKENDS: dict[str, Callable[..., list[dict]]] = {
+    "local": run_local,
+    "submitit": run_submitit,
+    "ray": run_ray,
+}
+"""Backend name -> ``f(cells, sweep_dir, *, workers, threads, report, **options)``."""
+
+
+def pending(cells: Iterable[dict], sweep_dir: Path) -> list[dict]:
+    """The cells without a done marker."""
+    return [c for c in cells if not (sweep_dir / c["dir"] / DONE).exists()]

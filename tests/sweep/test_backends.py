@@ -1,0 +1,81 @@
+"""Sweeps run cells on every backend into one layout, skip finished cells, report failures."""
+
+import json
+
+import pytest
+
+from replay_gym.__main__ import main
+from replay_gym.sweep import SweepArgs, sweep
+
+TINY = ("days=1", "steps_per_night=2")
+
+
+def _args(tmp_path, **kwargs):
+    base = dict(out=tmp_path / "sweep", conditions=("round-robin",), seeds=(0, 1),
+                preset="smoke", set=TINY, threads=1)
+    return SweepArgs(**{**base, **kwargs})
+
+
+@pytest.mark.slow
+def test_local_sweep_runs_skips_finished_cells_and_matches_the_runner(tmp_path, capsys):
+    args = _args(tmp_path, workers=2)
+    outcomes = sweep(args)
+    assert sorted(o["status"] for o in outcomes) == ["done", "done"]
+    cell = args.out / "round-robin" / "days=1,steps_per_night=2" / "seed_1"
+    records = [json.loads(line) for line in (cell / "results.jsonl").read_text().splitlines()]
+    assert [r["seed"] for r in records] == [1]
+    assert json.loads((cell / ".done.json").read_text())["seed"] == 1
+    again = sweep(args)
+    assert again == []  # nothing left to run
+    assert "finished earlier" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_failing_cell_is_reported_and_does_not_stop_the_others(tmp_path, capsys, monkeypatch):
+    from replay_gym.sweep import backends
+
+    real_run_cell = backends.run_cell
+
+    def flaky(cell, sweep_dir, threads):
+        if cell["seed"] == 0:
+            cell = {**cell, "condition": "no-such-condition"}
+        return real_run_cell(cell, sweep_dir, threads)
+
+    monkeypatch.setattr(backends, "run_cell", flaky)
+    with pytest.raises(SystemExit, match="1 of 2 cells failed"):
+        sweep(_args(tmp_path))
+    err = capsys.readouterr().err
+    assert "seed_0" in err and "no-such-condition" in err
+    assert (tmp_path / "sweep/round-robin/days=1,steps_per_night=2/seed_1/.done.json").exists()
+
+
+def test_dry_run_lists_cells_and_runs_nothing(tmp_path, capsys):
+    main(["sweep", "--out", str(tmp_path / "s"), "--conditions", "none", "generative",
+          "--seeds", "0", "1", "2", "--preset", "smoke", "--dry-run"])
+    out = capsys.readouterr().out
+    assert "6 cells, 6 to run" in out and "todo  generative/base/seed_2" in out
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_writes_the_same_layout(tmp_path):
+    pytest.importorskip("submitit")
+    outcomes = sweep(_args(tmp_path, backend="submitit", cluster="local", seeds=(0,)))
+    assert [o["status"] for o in outcomes] == ["done"]
+    assert (tmp_path / "sweep/round-robin/days=1,steps_per_night=2/seed_0/results.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_ray_local_cluster_writes_the_same_layout(tmp_path):
+    pytest.importorskip("ray")
+    outcomes = sweep(_args(tmp_path, backend="ray", workers=2, seeds=(0,)))
+    assert [o["status"] for o in outcomes] == ["done"]
+    assert (tmp_path / "sweep/round-robin/days=1,steps_per_night=2/seed_0/results.jsonl").exists()
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="--workers"):
+        sweep(_args(tmp_path, workers=0))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        sweep(_args(tmp_path, out=tmp_path / "file"))

@@ -1,0 +1,84 @@
+"""Sweep grids: expansion into cells, TOML files, refusals that name the problem."""
+
+import pytest
+
+from replay_gym.sweep import Cell, SweepArgs, SweepSpec, load_spec, parse_assignment
+
+
+def test_cells_are_conditions_x_variants_x_seeds():
+    spec = SweepSpec(
+        conditions=("none", "generative"), seeds=(0, 1), preset="smoke",
+        fixed={"days": 1}, grid={"adam_eps": [1e-2, 1e-3]},
+    )
+    cells = spec.cells()
+    assert len(cells) == 8
+    dirs = [str(c.relative_dir()) for c in cells]
+    assert dirs[0] == "none/adam_eps=0.01,days=1/seed_0"
+    assert dirs[-1] == "generative/adam_eps=0.001,days=1/seed_1"
+    assert len(set(dirs)) == 8
+    config = cells[2].env_config()
+    assert config.learner.adam_eps == 1e-3 and config.days == 1
+
+
+def test_dotted_keys_reach_their_section_and_lists_become_tuples():
+    cell = Cell("none", 0, "smoke", (("downsample", (4, 4, 2, 1, 1)), ("learner.lr", 1e-3)))
+    config = cell.env_config()
+    assert config.learner.lr == 1e-3
+    assert config.sampler.downsample == (4, 4, 2, 1, 1)
+    assert cell.variant == "downsample=4-4-2-1-1,learner.lr=0.001"
+    assert Cell("none", 3, "smoke").relative_dir().as_posix() == "none/base/seed_3"
+
+
+def test_toml_file_with_sub_tables(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'preset = "smoke"\nconditions = ["none"]\nseeds = [0, 2]\n'
+        "[set]\ndays = 1\n[set.learner]\nlr = 0.001\n[grid]\nreplay_layer = [4, 5]\n"
+    )
+    args = SweepArgs(out=tmp_path / "o", config=path, set=("steps_per_night=2",))
+    spec = args.spec()
+    assert spec.preset == "smoke" and spec.seeds == (0, 2)
+    assert spec.fixed == {"days": 1, "learner.lr": 0.001, "steps_per_night": 2}
+    assert [c.env_config().replay_layer for c in spec.cells()] == [4, 4, 5, 5]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"conditions": ()}, "at least one condition"),
+        ({"conditions": ("nope",)}, "unknown condition"),
+        ({"conditions": ("sb3",)}, "needs a model"),
+        ({"seeds": ()}, "at least one seed"),
+        ({"seeds": (1, 1)}, "seeds repeat"),
+        ({"seeds": (-1,)}, "non-negative"),
+        ({"preset": "huge"}, "unknown preset"),
+        ({"grid": {"days": 3}}, "non-empty list"),
+        ({"grid": {"days": []}}, "non-empty list"),
+        ({"grid": {"days": [1]}, "fixed": {"days": 2}}, "both as fixed"),
+        ({"grid": {"no_such_setting": [1]}}, "is not a setting"),
+        ({"fixed": {"days": 0}}, "days"),
+    ],
+)
+def test_bad_grids_are_refused_before_running(kwargs, message):
+    base = {"conditions": ("none",), "seeds": (0,), "preset": "smoke"}
+    with pytest.raises(ValueError, match=message):
+        SweepSpec(**{**base, **kwargs}).cells()
+
+
+def test_bad_files_and_flags_are_named(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_spec(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("conditions = [")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_spec(bad)
+    odd = tmp_path / "odd.toml"
+    odd.write_text("colours = 3\n")
+    with pytest.raises(ValueError, match="unknown key"):
+        load_spec(odd)
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_assignment("days")
+    with pytest.raises(ValueError, match="JSON list"):
+        SweepArgs(out=tmp_path, conditions=("none",), seeds=(0,), grid=("days=3",)).spec()
+    assert parse_assignment("source=fashion-mnist") == ("source", "fashion-mnist")
+    assert parse_assignment("lr=1e-3") == ("lr", 1e-3)
