@@ -117,7 +117,7 @@ def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(tmp_path, monkeypatch,
     assert f"resume with: python -m replay_gym run --resume {out}" in capsys.readouterr().err
     assert (staging_path(out) / CHECKPOINT).exists() and not out.exists()
     monkeypatch.undo()
-    resume(out)
+    run(RunArgs.resuming(out, progress=False))  # the Python API's resume
     assert outputs(out) == reference[1]
 
 
@@ -196,6 +196,13 @@ def test_resume_refuses_other_settings_and_versions(tmp_path, monkeypatch):
         main(["run", "--resume", str(out)])
     with pytest.raises(SystemExit, match="no interrupted run there"):
         main(["run", "--resume", str(tmp_path / "elsewhere")])
+
+
+def test_available_cores_is_this_process_affinity():
+    from replay_gym.runner import available_cores
+
+    assert available_cores() == len(os.sched_getaffinity(0)) >= 1
+    assert RunArgs().torch_threads == available_cores() and RunArgs(threads=3).torch_threads == 3
 
 
 def test_threads_and_provenance_are_recorded(tmp_path):
