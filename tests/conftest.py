@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,3 +21,12 @@ def load_script():
         return module
 
     return load
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test with one torch thread (fast on a busy machine), then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -16,12 +16,7 @@ from replay_gym.statefile import StateFileError
 SMALL = {"preset": "smoke", "days": 2, "steps_per_night": 4, "train_per_class": 20}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def trace(env, actions):
@@ -37,14 +32,18 @@ def trace(env, actions):
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A state saved mid-night 1 (two of four steps done), and what the original did next."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    path = tmp_path_factory.mktemp("state") / "env.safetensors"
-    env = gym.make("ReplaySelect-v0", **SMALL)
-    env.reset(seed=3)
-    trace(env, [1, 2])
-    env.unwrapped.save_state(path)
-    obs = env.unwrapped._observation()
-    return path, obs, trace(env, [3, 0, 1, 2, 3, 0, 1, 2])  # across day 2 to the course's end
+    try:
+        path = tmp_path_factory.mktemp("state") / "env.safetensors"
+        env = gym.make("ReplaySelect-v0", **SMALL)
+        env.reset(seed=3)
+        trace(env, [1, 2])
+        env.unwrapped.save_state(path)
+        obs = env.unwrapped._observation()
+        return path, obs, trace(env, [3, 0, 1, 2, 3, 0, 1, 2])  # across day 2 to the end
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("sampler", ["gaussian", "veridical"])

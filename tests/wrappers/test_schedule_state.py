@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from gymnasium.utils.env_checker import data_equivalence
 
 from replay_gym.conditions import make_fixed_env
@@ -14,12 +13,7 @@ SMALL = apply_overrides(
 )  # generative nights: 12 x 3 / 6 = 6 steps
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def steps(env, n):
