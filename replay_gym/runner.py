@@ -248,8 +248,8 @@ def run(args: RunArgs, *, stream: TextIO | None = None) -> list[dict[str, Any]]:
             (refused before any work).
         RunInterrupted: SIGINT or SIGTERM stopped the run; a checkpoint was written and the
             message says how to resume.
-        RunFailed: An operating-system error (a full disk, say) stopped the run; the message
-            says how to resume from the last checkpoint.
+        RunFailed: An operating-system error (a full disk, say) stopped the run after a
+            checkpoint; the message says how to resume from it.
     """
     args.validate()
     stream = stream or sys.stdout
@@ -283,10 +283,11 @@ def run(args: RunArgs, *, stream: TextIO | None = None) -> list[dict[str, Any]]:
         ) from None
     except BaseException as error:
         hint = rundir.abandon()
+        if hint is None:  # nothing was checkpointed, and nothing is left behind
+            raise
         if isinstance(error, OSError):
-            raise RunFailed(f"run failed: {error}" + (f"; {hint}" if hint else "")) from error
-        if hint:
-            print(hint, file=sys.stderr)
+            raise RunFailed(f"run failed: {error}; {hint}") from error
+        print(hint, file=sys.stderr)
         raise
     finally:
         torch.set_num_threads(threads)
