@@ -304,15 +304,19 @@ class RunDir:
         return (self.staging / CHECKPOINT).exists()
 
     def finish(self, summary: dict[str, Any]) -> None:
-        """Write ``summary.json``, drop the checkpoint and move the run to :attr:`path`."""
+        """Write ``summary.json``, move the run to :attr:`path`, then drop its checkpoint.
+
+        Until the move the staging folder keeps its checkpoint, so a kill in between leaves a
+        run that resumes (and finishes at once).
+        """
         atomic_write_json(self.staging / "summary.json", summary)
         self.results.sync()
         self.steps.sync()
         self.close()
-        (self.staging / CHECKPOINT).unlink(missing_ok=True)
         if self.path.exists():
             shutil.rmtree(self.path)  # a finished run that --overwrite asked to replace
         self.staging.rename(self.path)
+        (self.path / CHECKPOINT).unlink(missing_ok=True)
 
     def abandon(self) -> str | None:
         """After a failure: remove a run that never checkpointed; else say how to resume.

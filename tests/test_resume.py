@@ -164,6 +164,21 @@ def test_full_disk_while_writing_a_checkpoint_then_resume(tmp_path, monkeypatch,
     assert outputs(out) == reference[1]
 
 
+def test_a_kill_while_finishing_resumes_to_the_finished_run(tmp_path, monkeypatch, reference):
+    out = tmp_path / "run"
+
+    def killed(self, summary):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir.RunDir, "finish", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(_args(out))
+    monkeypatch.undo()
+    resume(out)  # every seed was done: only the summary and the move are left
+    assert outputs(out) == reference[1] and (out / "summary.json").exists()
+    assert not (out / CHECKPOINT).exists()
+
+
 def test_a_partial_run_is_never_overwritten_silently(tmp_path, monkeypatch):
     out = tmp_path / "run"
     fail_at(monkeypatch, 2)
