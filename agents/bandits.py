@@ -248,6 +248,17 @@ class Exp3SSelector(Selector):
         """The policy ``pi``."""
         return self.policy()
 
+    def state_dict(self) -> dict[str, Any]:
+        """The log-weights and the reward history."""
+        return {**super().state_dict(), "weights": self.weights.copy(),
+                "rewards": list(self.rewards)}
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue with the saved log-weights and reward history."""
+        super().load_state_dict(state, env)
+        self.weights = np.array(state["weights"], dtype=np.float64)
+        self.rewards = deque((float(r) for r in state["rewards"]), maxlen=self.history)
+
 
 class _ArmStatistics:
     """Discounted per-arm counts and means, and a discounted pooled reward spread.
@@ -299,6 +310,26 @@ class _ArmStatistics:
         """Indices of arms never played."""
         return np.flatnonzero(self.pulls == 0)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Every count and running moment."""
+        return {
+            "discount": self.discount, "pulls": self.pulls.copy(), "counts": self.counts.copy(),
+            "means": self._means.copy(), "weight": self._weight, "mean": self._mean,
+            "m2": self._m2,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _ArmStatistics:
+        """The statistics :meth:`state_dict` described."""
+        stats = cls(len(state["pulls"]), float(state["discount"]))
+        stats.pulls = np.array(state["pulls"], dtype=np.int64)
+        stats.counts = np.array(state["counts"], dtype=np.float64)
+        stats._means = np.array(state["means"], dtype=np.float64)
+        stats._weight = float(state["weight"])
+        stats._mean = float(state["mean"])
+        stats._m2 = float(state["m2"])
+        return stats
+
 
 class _ArmStatisticsSelector(Selector):
     """Shared part of UCB1 and Thompson sampling: per-arm (discounted) reward statistics.
@@ -341,6 +372,15 @@ class _ArmStatisticsSelector(Selector):
     def preferences(self) -> np.ndarray:
         """Mean reward per arm (NaN for arms never played)."""
         return self.stats.means()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The arm statistics."""
+        return {**super().state_dict(), "stats": self.stats.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue with the saved arm statistics."""
+        super().load_state_dict(state, env)
+        self.stats = _ArmStatistics.from_state(state["stats"])
 
 
 class UCB1Selector(_ArmStatisticsSelector):
@@ -493,6 +533,17 @@ class EpsilonGreedySelector(Selector):
     def preferences(self) -> np.ndarray:
         """Estimated value per arm (NaN for arms never played)."""
         return self.values.copy()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The value estimates and play counts."""
+        return {**super().state_dict(), "values": self.values.copy(),
+                "counts": self.counts.copy()}
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue with the saved estimates and counts."""
+        super().load_state_dict(state, env)
+        self.values = np.array(state["values"], dtype=np.float64)
+        self.counts = np.array(state["counts"], dtype=np.int64)
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ its initial values; the oracle uses it every step). The runner drives any select
         action = agent.select(obs, info)
         obs, reward, terminated, truncated, info = env.step(action)
         agent.observe(action, reward, obs, info)
+
+To checkpoint, the runner keeps ``agent.state_dict()`` with the environment's state; a resumed
+course calls ``agent.load_state_dict(state, env)`` instead of ``begin_episode``.
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from replay_gym.statefile import rng_from_state, rng_state
+
 
 class Selector(ABC):
     """Chooses which class to replay next.
 
     Subclasses set ``name`` and implement :meth:`select`; :meth:`observe` and
     :meth:`begin_episode` default to doing nothing. Randomness must come only from the ``rng``
-    given to :meth:`begin_episode`, so that a seeded run repeats exactly.
+    given to :meth:`begin_episode`, so that a seeded run repeats exactly. A subclass that keeps
+    state across steps extends :meth:`state_dict` and :meth:`load_state_dict` with it, so that an
+    interrupted run resumes exactly.
     """
 
     name: str = "selector"
@@ -56,3 +63,36 @@ class Selector(ABC):
     def preferences(self) -> np.ndarray | None:
         """Current per-class preference (for logging), or None when the selector has none."""
         return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the episode, as a state tree.
+
+        The base holds the class name, the number of classes and the generator's state; a
+        subclass adds its own: ``{**super().state_dict(), "values": self.values.copy()}``.
+        Values are tensors, numpy arrays or JSON values (see :mod:`replay_gym.statefile`), copies
+        that later steps do not change.
+        """
+        return {"selector": type(self).__name__, "n_actions": self.n_actions,
+                "rng": rng_state(self.rng)}
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue an episode from :meth:`state_dict`: a resumed course's ``begin_episode``.
+
+        Args:
+            state: What :meth:`state_dict` returned (lists may stand for tuples).
+            env: The environment the episode continues in.
+
+        Raises:
+            ValueError: If ``state`` belongs to another selector or another number of classes.
+        """
+        if state.get("selector") != type(self).__name__:
+            raise ValueError(
+                f"saved selector state is a {state.get('selector')!r}, not a {type(self).__name__}"
+            )
+        n_actions = int(env.action_space.n)
+        if int(state["n_actions"]) != n_actions:
+            raise ValueError(
+                f"saved selector state has {state['n_actions']} classes, the env {n_actions}"
+            )
+        self.n_actions = n_actions
+        self.rng = rng_from_state(state["rng"])

@@ -58,6 +58,17 @@ class WeakestSelector(Selector):
         """Per-class error ``1 - accuracy`` (higher = more likely replayed), or None before any."""
         return None if self._accuracy is None else 1.0 - self._accuracy
 
+    def state_dict(self) -> dict[str, Any]:
+        """The latest accuracies (for :meth:`preferences`)."""
+        accuracy = None if self._accuracy is None else self._accuracy.copy()
+        return {**super().state_dict(), "accuracy": accuracy}
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue with the saved accuracies."""
+        super().load_state_dict(state, env)
+        accuracy = state["accuracy"]
+        self._accuracy = None if accuracy is None else np.array(accuracy, dtype=np.float64)
+
 
 class RandomSelector(Selector):
     """Replay a uniformly random class each step (``preferences()``: the uniform probabilities)."""
@@ -102,12 +113,15 @@ class OracleSelector(Selector):
             TypeError: If the environment has no ``probe`` method.
         """
         super().begin_episode(env, obs, info, rng)
+        self._attach(env)
+        self._probed = None
+
+    def _attach(self, env: gym.Env) -> None:
         if not callable(getattr(env.unwrapped, "probe", None)):
             raise TypeError(
                 "OracleSelector needs env.unwrapped.probe(action), which this env lacks"
             )
         self._env = env
-        self._probed = None
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
         """Probe every class and return the best (ties at random)."""
@@ -122,6 +136,21 @@ class OracleSelector(Selector):
     def preferences(self) -> np.ndarray | None:
         """The rewards probed at the last :meth:`select` (None before the first)."""
         return None if self._probed is None else self._probed.copy()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The rewards probed last (the environment itself is saved apart)."""
+        return {**super().state_dict(), "probed": self.preferences()}
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue probing ``env``.
+
+        Raises:
+            TypeError: If the environment has no ``probe`` method.
+        """
+        super().load_state_dict(state, env)
+        self._attach(env)
+        probed = state["probed"]
+        self._probed = None if probed is None else np.array(probed, dtype=np.float64)
 
 
 def _accuracy(info: dict[str, Any], n: int) -> np.ndarray:

@@ -375,6 +375,36 @@ class RegressionSelector(Selector):
         if self.reload_each_night and "night_end" in info:
             self._reload_pending = True
 
+    def state_dict(self) -> dict[str, Any]:
+        """The regression's parameters, Adam state, snapshot, softmax and generator."""
+        snapshot = None
+        if self._snapshot is not None:
+            params, adam = self._snapshot
+            snapshot = {"params": params.copy(), "adam": _adam_state(adam)}
+        return {
+            **super().state_dict(),
+            "params": self._params.copy(),
+            "adam": _adam_state(self._adam),
+            "snapshot": snapshot,
+            "probs": self._probs.copy(),
+            "reload_pending": self._reload_pending,
+            "initial_rewards": None if self.initial_rewards is None else list(self.initial_rewards),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue the episode where :meth:`state_dict` left it (no probing)."""
+        super().load_state_dict(state, env)
+        self._params = np.array(state["params"], dtype=np.float64)
+        self._adam = _adam_from(state["adam"])
+        snapshot = state["snapshot"]
+        self._snapshot = None if snapshot is None else (
+            np.array(snapshot["params"], dtype=np.float64), _adam_from(snapshot["adam"])
+        )
+        self._probs = np.array(state["probs"], dtype=np.float64)
+        self._reload_pending = bool(state["reload_pending"])
+        rewards = state["initial_rewards"]
+        self.initial_rewards = None if rewards is None else np.array(rewards, dtype=np.float64)
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _fit(
@@ -385,6 +415,18 @@ class RegressionSelector(Selector):
             learning_rate=self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon,
         )
+
+
+def _adam_state(adam: AdamState) -> dict[str, Any]:
+    return {"m": adam.m.copy(), "v": adam.v.copy(), "t": adam.t}
+
+
+def _adam_from(state: dict[str, Any]) -> AdamState:
+    return AdamState(
+        m=np.array(state["m"], dtype=np.float64),
+        v=np.array(state["v"], dtype=np.float64),
+        t=int(state["t"]),
+    )
 
 
 def _check_positive(field: str, value: float, why: str) -> None:

@@ -6,7 +6,9 @@ Usage:
 
 The selector below replays the class whose validation accuracy fell most since the night began
 (ties: the weakest class). Register it by name, then every runner feature works for it:
-seeds, results.jsonl, TensorBoard, comparison with the paper's conditions.
+seeds, results.jsonl, TensorBoard, comparison with the paper's conditions, and checkpoints: a
+selector that remembers something between steps adds it to ``state_dict`` so that an
+interrupted run resumes exactly.
 """
 
 import dataclasses
@@ -38,6 +40,15 @@ class LargestDropSelector(Selector):
         score = drop - 1e-3 * info["class_accuracy"]  # weakest breaks ties
         best = np.flatnonzero(score == score.max())
         return int(self.rng.choice(best))
+
+    def state_dict(self):
+        """What a checkpoint keeps beyond the base's generator: tonight's starting accuracies."""
+        return {**super().state_dict(), "night_start": self.night_start.copy()}
+
+    def load_state_dict(self, state, env):
+        """Continue an interrupted run (``--resume`` calls this instead of begin_episode)."""
+        super().load_state_dict(state, env)
+        self.night_start = np.array(state["night_start"])
 
 
 register_selector("largest-drop", LargestDropSelector, overwrite=True)

@@ -50,19 +50,48 @@ def _with_preset(cls: type, argv: Sequence[str]) -> Any:
     return cls(preset=name, env=preset(name))
 
 
+def _flag_value(argv: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag`` in ``argv`` (``--flag V`` or ``--flag=V``), or None."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
 def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any], Any]]]:
     """COMMAND -> (parse argv into args, run args). Imports stay lazy for a quick ``--help``."""
 
     def parse_run(argv: Sequence[str]) -> Any:
         from replay_gym.runner import RunArgs
 
-        return tyro.cli(RunArgs, default=_with_preset(RunArgs, argv), args=argv,
-                        prog="python -m replay_gym run")
+        resume = _flag_value(argv, "--resume")
+        if resume is not None and "-h" not in argv and "--help" not in argv:
+            # The interrupted run's own settings are the defaults; a flag that changes one is
+            # refused when the run starts.
+            try:
+                default = RunArgs.resuming(resume)
+            except (ValueError, FileNotFoundError) as error:
+                raise SystemExit(f"error: {error}") from error
+        else:
+            default = _with_preset(RunArgs, argv)
+        return tyro.cli(RunArgs, default=default, args=argv, prog="python -m replay_gym run")
 
     def do_run(args: Any) -> Any:
+        from replay_gym.rundir import RunFailed, RunInterrupted
         from replay_gym.runner import run
 
-        return run(args)
+        try:
+            return run(args)
+        except RunInterrupted as stopped:
+            print(stopped, file=sys.stderr)
+            raise SystemExit(stopped.exit_code) from None
+        except RunFailed as failed:
+            raise SystemExit(f"error: {failed}") from None
+        except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, the last checkpoint kept
+            raise SystemExit(130) from None
 
     def parse_sb3(argv: Sequence[str]) -> Any:
         from replay_gym.agents.sb3 import TrainSB3Args

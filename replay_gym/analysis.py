@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import numpy as np
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs, run
+from replay_gym.statefile import atomic_write
 
 
 def load_records(run_dir: Path) -> list[dict]:
@@ -109,14 +108,7 @@ def markdown(rows: list[dict], header: str, first: str = "condition") -> str:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` via a temporary file and a rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:

@@ -35,11 +35,22 @@ def hyperparameter_table(config: dict[str, Any]) -> str:
 
 
 class RunLogger:
-    """Writes one course's TensorBoard events under ``log_dir``."""
+    """Writes one course's TensorBoard events under ``log_dir``.
 
-    def __init__(self, log_dir: Path, config: dict[str, Any]) -> None:
-        self.writer = SummaryWriter(str(log_dir))
-        self.writer.add_text("hyperparameters", hyperparameter_table(config))
+    Args:
+        log_dir: The course's event folder.
+        config: The run's settings, logged first as a table.
+        resume_step: When continuing an interrupted course, the first replay step still to come:
+            TensorBoard hides the events an earlier attempt logged from that step on, and the
+            table is not logged again.
+    """
+
+    def __init__(
+        self, log_dir: Path, config: dict[str, Any], resume_step: int | None = None
+    ) -> None:
+        self.writer = SummaryWriter(str(log_dir), purge_step=resume_step)
+        if resume_step is None:
+            self.writer.add_text("hyperparameters", hyperparameter_table(config))
 
     def step(self, index: int, record: dict[str, Any]) -> None:
         """One replay step."""

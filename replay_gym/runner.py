@@ -1,17 +1,23 @@
 """One runner for every condition and selector: seeds in, a run directory of comparable results out.
 
-A run directory holds ``config.json`` (resolved settings), ``results.jsonl`` (one line per seed
-and day), ``steps.jsonl`` (one line per replay step), ``summary.json`` and TensorBoard events
-under ``tb/seed_N``. It is written under ``DIR.partial`` and renamed to ``DIR`` only when every
-seed has finished, so a crash never leaves a run that looks complete.
+A run directory holds ``config.json`` (resolved settings, package versions, git commit),
+``results.jsonl`` (one line per seed and day), ``steps.jsonl`` (one line per replay step),
+``summary.json`` and TensorBoard events under ``tb/seed_N``. It is written under ``DIR.partial``
+and renamed to ``DIR`` only when every seed has finished, so a crash never leaves a run that
+looks complete; checkpoints let ``--resume DIR`` continue it exactly (:mod:`replay_gym.rundir`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
 import shutil
+import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +25,26 @@ from typing import Annotated, Any, TextIO
 
 import gymnasium as gym
 import numpy as np
+import torch
 import tyro
-from tqdm import tqdm
 
 from replay_gym.conditions import FIXED_CONDITIONS, make_fixed_env
-from replay_gym.config import EnvConfig, config_to_dict, preset
+from replay_gym.config import EnvConfig, config_from_dict, config_to_dict, preset
 from replay_gym.data import load_dataset
 from replay_gym.metrics import standard_error
+from replay_gym.progress import ProgressBar, WorkEstimate, course_work
+from replay_gym.provenance import git_commit, package_versions
 from replay_gym.run_logger import RunLogger
+from replay_gym.rundir import (
+    RunDir,
+    RunFailed,
+    RunInterrupted,
+    StopRequested,
+    StopSignals,
+    read_config,
+)
 from replay_gym.validation import check_fields
+from replay_gym.wrappers import FixedSchedule
 
 SB3_CONDITION = "sb3"
 
@@ -61,7 +78,14 @@ class RunArgs:
     out: Path | None = None
     """Run directory (a path or a string); default runs/<condition>-<preset>."""
     overwrite: bool = False
-    """Replace an existing run directory (only once the new run has finished)."""
+    """Replace an existing run directory (only once the new run has finished), or discard an
+    interrupted one."""
+    resume: Path | None = None
+    """Continue the interrupted run of this run directory (its --out) from its last checkpoint;
+    its settings are the defaults, and any flag that changes them is refused."""
+    threads: int | None = None
+    """Torch intra-op threads; default: the cores available to this process (when resuming: the
+    run's own). Recorded in config.json."""
     model: Path | None = None
     """Saved Stable-Baselines3 model (.zip) for --condition sb3."""
     agent: dict[str, str] = field(default_factory=dict)
@@ -89,9 +113,52 @@ class RunArgs:
     @property
     def run_dir(self) -> Path:
         """Where results land."""
-        return (
-            self.out if self.out is not None else Path("runs") / f"{self.condition}-{self.preset}"
-        )
+        if self.out is not None:
+            return Path(self.out)
+        if self.resume is not None:
+            return Path(self.resume)
+        return Path("runs") / f"{self.condition}-{self.preset}"
+
+    @classmethod
+    def resuming(cls, run_dir: Path | str, **changes: Any) -> RunArgs:
+        """The arguments of the interrupted run of ``run_dir``, set to resume it.
+
+        Args:
+            run_dir: The run directory (the ``--out`` of the interrupted run).
+            **changes: Fields to set on top (``progress=False``, say); a setting of the run
+                that differs is refused when the run starts.
+
+        Raises:
+            FileNotFoundError: If ``run_dir`` holds no interrupted run.
+            ValueError: If its config.json cannot be read.
+        """
+        run_dir = Path(run_dir)
+        config = read_config(run_dir)
+        try:
+            seeds = [int(s) for s in config["seeds"]]
+            args = cls(
+                condition=config["condition"],
+                preset=config["preset"],
+                seeds=len(seeds),
+                first_seed=seeds[0],
+                out=run_dir,
+                model=None if config["model"] is None else Path(config["model"]),
+                agent={k: v if isinstance(v, str) else json.dumps(v)
+                       for k, v in config["agent"].items()},
+                env=config_from_dict(config["env"]),
+                resume=run_dir,
+            )
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"cannot resume {run_dir}: its config.json is not a run's configuration "
+                f"({type(error).__name__}: {error})"
+            ) from error
+        return dataclasses.replace(args, **changes)
+
+    @property
+    def torch_threads(self) -> int:
+        """``threads``, or the number of cores this process may run on."""
+        return self.threads if self.threads is not None else available_cores()
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad argument."""
@@ -110,7 +177,27 @@ class RunArgs:
             raise ValueError(
                 f"--agent arguments do not apply to fixed condition {self.condition!r}"
             )
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ValueError(f"--threads must be a positive integer, got {self.threads!r}")
+        if self.resume is not None:
+            if self.overwrite:
+                raise ValueError("--resume continues a run and --overwrite discards it: pick one")
+            if self.out is not None and Path(self.out) != Path(self.resume):
+                raise ValueError(
+                    f"--resume {self.resume} continues the run in that directory; --out "
+                    f"{self.out} names another (leave --out out)"
+                )
         self.env_config.validate()
+
+
+def available_cores() -> int:
+    """The number of CPU cores this process may run on (its affinity mask where known)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def agent_kwargs(raw: dict[str, str]) -> dict[str, Any]:
@@ -122,29 +209,6 @@ def agent_kwargs(raw: dict[str, str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = value
     return out
-
-
-def prepare_run_dir(run_dir: Path, overwrite: bool) -> Path:
-    """Check ``run_dir`` may receive a run and return the staging folder to write into."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise FileExistsError(f"--out {run_dir} is a file, not a run directory")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
-        what = "another run" if (run_dir / "config.json").exists() else "other files"
-        raise FileExistsError(
-            f"{run_dir} already holds {what}; pass --overwrite to replace it or choose --out"
-        )
-    staging = run_dir.with_name(run_dir.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)  # left by an earlier run that failed; never a finished result
-    staging.mkdir(parents=True)
-    return staging
-
-
-def finish_run_dir(staging: Path, run_dir: Path) -> None:
-    """Move a finished run into place (replacing an old one only now, when asked)."""
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    staging.rename(run_dir)
 
 
 def build(args: RunArgs, seed: int) -> tuple[gym.Env, Any]:
@@ -161,69 +225,161 @@ def build(args: RunArgs, seed: int) -> tuple[gym.Env, Any]:
     return env, make_selector(args.condition, **agent_kwargs(args.agent))
 
 
-def run(args: RunArgs, *, stream: TextIO | None = None) -> list[dict[str, Any]]:
-    """Run every seed of ``args`` and return the per-day records (also in results.jsonl)."""
-    args.validate()
-    stream = stream or sys.stdout
-    staging = prepare_run_dir(args.run_dir, args.overwrite)
-    try:
-        records = _run_all(args, staging, stream)
-    except BaseException:
-        print(f"run failed; incomplete output left in {staging}", file=sys.stderr)
-        raise
-    finish_run_dir(staging, args.run_dir)
-    print(f"results in {args.run_dir}", file=stream)
-    return records
-
-
-def _run_all(args: RunArgs, staging: Path, stream: TextIO) -> list[dict[str, Any]]:
-    config_json = {
+def run_config(args: RunArgs) -> dict[str, Any]:
+    """The ``config.json`` of ``args``' run: settings, threads, package versions, git commit."""
+    return {
         "condition": args.condition,
         "preset": args.preset,
         "seeds": args.seed_list,
         "agent": agent_kwargs(args.agent),
         "model": str(args.model) if args.model else None,
+        "model_sha256": _sha256(args.model) if args.model else None,
         "env": config_to_dict(args.env_config),
+        "threads": args.torch_threads,
+        "versions": package_versions(),
+        "git": git_commit(),
     }
-    (staging / "config.json").write_text(json.dumps(config_json, indent=2))
-    env = args.env_config
-    steps_per_course = env.days * (1 if args.condition == "none" else env.night_length)
-    records: list[dict[str, Any]] = []
-    with (
-        open(staging / "results.jsonl", "w") as results,
-        open(staging / "steps.jsonl", "w") as steps,
-        tqdm(
-            total=args.seeds * steps_per_course,
-            disable=not args.progress,
-            file=stream,
-            desc=f"{args.condition} ({args.preset})",
-            unit="step",
-            dynamic_ncols=True,
-        ) as bar,
-    ):
-        for seed in args.seed_list:
-            logger = RunLogger(staging / "tb" / f"seed_{seed}", config_json)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run(args: RunArgs, *, stream: TextIO | None = None) -> list[dict[str, Any]]:
+    """Run every seed of ``args`` and return the per-day records (also in results.jsonl).
+
+    With ``args.resume`` the interrupted run in that directory continues from its last
+    checkpoint; the finished run equals an uninterrupted one (wall times apart).
+
+    Raises:
+        ValueError, FileExistsError, FileNotFoundError: A bad argument or run directory
+            (refused before any work).
+        RunInterrupted: SIGINT or SIGTERM stopped the run; a checkpoint was written and the
+            message says how to resume.
+        RunFailed: An operating-system error (a full disk, say) stopped the run after a
+            checkpoint; the message says how to resume from it.
+    """
+    args.validate()
+    stream = stream or sys.stdout
+    config = run_config(args)
+    if args.resume is not None:
+        rundir = RunDir.resume(args.run_dir, config)
+    else:
+        rundir = RunDir.create(args.run_dir, config, args.overwrite)
+    threads = torch.get_num_threads()
+    if args.threads is not None and args.threads != rundir.config["threads"]:
+        warnings.warn(
+            f"resuming {args.run_dir} with --threads {args.threads}; it ran with "
+            f"{rundir.config['threads']}, and the numbers may differ slightly from an "
+            "uninterrupted run",
+            stacklevel=2,
+        )
+    torch.set_num_threads(args.threads or rundir.config["threads"])
+    stop = StopSignals()
+    try:
+        with stop:
+            records = _run_all(args, rundir, stream, stop.requested)
+        summary = summarise(records, _class_names(args))
+        rundir.finish(summary)
+    except StopRequested as where:
+        rundir.close()
+        signum = stop.signum or signal.SIGINT
+        raise RunInterrupted(
+            f"stopped by {signal.Signals(signum).name} at {where} (checkpoint written); "
+            f"resume with: {rundir.command}",
+            signum,
+        ) from None
+    except BaseException as error:
+        hint = rundir.abandon()
+        if hint is None:  # nothing was checkpointed, and nothing is left behind
+            raise
+        if isinstance(error, OSError):
+            raise RunFailed(f"run failed: {error}; {hint}") from error
+        print(hint, file=sys.stderr)
+        raise
+    finally:
+        torch.set_num_threads(threads)
+    if args.progress:
+        print(replay_table(summary), file=stream)
+    print(f"results in {args.run_dir}", file=stream)
+    return records
+
+
+def _class_names(args: RunArgs) -> list[str]:
+    return list(load_dataset(args.env_config.data, args.env_config.learner.input_size).class_names)
+
+
+def _run_all(
+    args: RunArgs, rundir: RunDir, stream: TextIO, should_stop: Callable[[], bool]
+) -> list[dict[str, Any]]:
+    """Every remaining course of the run; all the run's records (earlier attempts' included)."""
+    checkpoint = rundir.checkpoint
+    first = checkpoint["run"]["seed_index"] if checkpoint else 0
+    saved_course = checkpoint["course"] if checkpoint else None
+    records = rundir.results.records()
+    seeds = args.seed_list
+    progress = ProgressBar(
+        _work_left(args, len(seeds) - first, saved_course),
+        stream,
+        f"{args.condition} ({args.preset})",
+        disable=not args.progress,
+    )
+    try:
+        for index in range(first, len(seeds)):
+            seed = seeds[index]
+            saved = saved_course if index == first else None
+            log_dir = rundir.staging / "tb" / f"seed_{seed}"
+            if saved is None:
+                shutil.rmtree(log_dir, ignore_errors=True)  # an earlier attempt's, if any
+            resume_step = saved["replay_steps"] + 1 if saved and saved["replay_steps"] else None
+            logger = RunLogger(log_dir, rundir.config, resume_step)
+
+            def on_day(rec: dict[str, Any]) -> None:
+                rundir.results.append(rec)
+                if args.progress:
+                    progress.write(_day_line(rec))
+
             try:
                 course = run_course(
                     args,
                     seed,
                     logger,
-                    on_step=lambda rec: steps.write(json.dumps(rec) + "\n"),
-                    on_tick=lambda: bar.update(1),
-                    on_day=lambda rec: (
-                        results.write(json.dumps(rec) + "\n"),
-                        args.progress and bar.write(_day_line(rec), file=stream),
+                    on_step=rundir.steps.append,
+                    on_tick=progress.tick,
+                    on_day=on_day,
+                    saved=saved,
+                    checkpoint=lambda state, i=index: rundir.save_checkpoint(
+                        {"seed_index": i}, state
                     ),
+                    should_stop=should_stop,
                 )
             finally:
                 logger.close()
             records.extend(course)
-    names = list(load_dataset(env.data, env.learner.input_size).class_names)
-    summary = summarise(records, names)
-    (staging / "summary.json").write_text(json.dumps(summary, indent=2))
-    if args.progress:
-        print(replay_table(summary), file=stream)
+            rundir.save_checkpoint({"seed_index": index + 1}, None)
+            if should_stop() and index + 1 < len(seeds):
+                raise StopRequested(f"the end of seed {seed}")
+    finally:
+        progress.close()
     return records
+
+
+def _work_left(args: RunArgs, courses: int, saved: dict[str, Any] | None) -> WorkEstimate:
+    """The days and night steps still to run: ``courses`` courses, the first maybe begun."""
+    days, steps = course_work(
+        args.env_config.days, args.env_config.night_length, replay=args.condition != "none"
+    )
+    days_left, steps_left = courses * days, courses * steps
+    if saved is not None:  # the first course is under way: day d open, k steps into its night
+        done_days = saved["day"]["day"]
+        per_night = args.env_config.night_length if args.condition != "none" else 1
+        days_left -= done_days
+        steps_left -= (done_days - 1) * (per_night - 1) + saved["info"]["night_step"]
+    return WorkEstimate(days_left, steps_left)
 
 
 def run_course(
@@ -232,30 +388,65 @@ def run_course(
     logger: RunLogger,
     on_step: Callable[[dict], Any] = lambda rec: None,
     on_day: Callable[[dict], Any] = lambda rec: None,
-    on_tick: Callable[[], Any] = lambda: None,
+    on_tick: Callable[[bool, float], Any] = lambda day, seconds: None,
+    *,
+    saved: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], Any] = lambda state: None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> list[dict[str, Any]]:
     """One seeded course; per-day records, each with the night that followed the day.
 
     ``on_step`` gets every replay step, ``on_day`` every finished day-and-night, ``on_tick``
-    every env step (a ``none`` step ends a night without replay: a tick, no replay step).
+    every unit of work (``day``: whether it trained a day, and its seconds; a ``none`` step ends
+    a night without replay: a tick, no replay step). ``checkpoint`` gets the course's state (a
+    state tree) after day 1, before each night's last step, after each night (whose last step
+    also trains the next day) and when ``should_stop()`` turns true, after which
+    :class:`~replay_gym.rundir.StopRequested` is raised. ``saved``: a state ``checkpoint`` got,
+    to continue from instead of starting the course.
     """
     env, selector = build(args, seed)
+    schedule = env if isinstance(env, FixedSchedule) else None
     names = list(env.unwrapped.data.class_names)
+    night_length = env.unwrapped.night_length
     try:
-        obs, info = env.reset(seed=seed)
-        if selector is not None:
-            rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA6E27]))
-            selector.begin_episode(env, obs, info, rng)
-        day = _open_day(args.condition, seed, info["day_end"])
-        started = time.perf_counter()
+        tick = time.perf_counter()
+        if saved is None:
+            obs, info = env.reset(seed=seed)
+            if selector is not None:
+                rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA6E27]))
+                selector.begin_episode(env, obs, info, rng)
+            day, replay_steps = _open_day(args.condition, seed, info["day_end"]), 0
+            started = time.perf_counter()
+            on_tick(True, started - tick)
+        else:
+            obs, info, day, replay_steps = _restore_course(env, schedule, selector, saved)
+            started = time.perf_counter() - saved["day_seconds"]
+
+        def state() -> dict[str, Any]:
+            return {
+                "obs": obs, "info": info, "day": day, "replay_steps": replay_steps,
+                "day_seconds": time.perf_counter() - started,
+                "env": env.unwrapped.state_dict(),
+                "schedule": None if schedule is None else schedule.schedule_state(),
+                "selector": None if selector is None else selector.state_dict(),
+            }
+
+        if saved is None:
+            checkpoint(state())
+        checkpointed = True  # the state now is the last checkpoint's
         records: list[dict[str, Any]] = []
-        replay_steps = 0
         while True:
+            if should_stop():
+                if not checkpointed:
+                    checkpoint(state())
+                raise StopRequested(
+                    f"seed {seed}, day {day['day']}, night step {info['night_step']}"
+                )
+            tick = time.perf_counter()
             action = 0 if selector is None else int(selector.select(obs, info))
             obs, reward, terminated, truncated, info = env.step(action)
             if selector is not None:
                 selector.observe(action, reward, obs, info)
-            on_tick()
             night = info.get("night_end")
             if night is None or night["steps"] > day["night_steps"]:
                 replay_steps += 1
@@ -280,10 +471,31 @@ def run_course(
                 if "day_end" in info:
                     day = _open_day(args.condition, seed, info["day_end"])
                     started = time.perf_counter()
+            on_tick("day_end" in info, time.perf_counter() - tick)
             if terminated or truncated:
                 return records
+            checkpointed = night is not None or info["night_step"] == night_length - 1
+            if checkpointed:
+                checkpoint(state())
     finally:
         env.close()
+
+
+def _restore_course(
+    env: gym.Env, schedule: FixedSchedule | None, selector: Any, saved: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, Any], dict[str, Any], int]:
+    """Put ``env`` (and its schedule and selector) back into a checkpointed course's state.
+
+    Returns:
+        The observation and info of the step before the checkpoint, the open day's record and
+        the number of replay steps so far.
+    """
+    env.reset(options={"state": saved["env"]})
+    if schedule is not None:
+        schedule.load_schedule_state(saved["schedule"])
+    if selector is not None:
+        selector.load_state_dict(saved["selector"], env)
+    return saved["obs"], saved["info"], saved["day"], int(saved["replay_steps"])
 
 
 def _open_day(condition: str, seed: int, day_end: dict[str, Any]) -> dict[str, Any]:
@@ -329,12 +541,7 @@ def _day_line(rec: dict[str, Any]) -> str:
 
 
 def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str, Any]:
-    """Final accuracy per seed; per class, replays beside accuracy on day 1 and at the end.
-
-    Day 1's accuracy is given twice, named by when it was measured: after day 1's training and
-    before its night (``..._after_day1_before_night``, the paper's Fig. 3C/D x-axis), and after
-    night 1 (``..._after_night1``).
-    """
+    """Final accuracy per seed; per class, replays beside accuracy after day 1 and at the end."""
     seeds = sorted({r["seed"] for r in records})
     last = {s: max((r for r in records if r["seed"] == s), key=lambda r: r["day"]) for s in seeds}
     first = {s: min((r for r in records if r["seed"] == s), key=lambda r: r["day"]) for s in seeds}
@@ -342,8 +549,7 @@ def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str
         [np.sum([r["replay_counts"] for r in records if r["seed"] == s], axis=0) for s in seeds],
         axis=0,
     )
-    before_night1 = np.mean([first[s]["test_class_accuracy_after_day"] for s in seeds], axis=0)
-    after_night1 = np.mean([first[s]["test_class_accuracy"] for s in seeds], axis=0)
+    day1 = np.mean([first[s]["test_class_accuracy_after_day"] for s in seeds], axis=0)
     final = np.mean([last[s]["test_class_accuracy"] for s in seeds], axis=0)
     finals = [last[s]["test_accuracy"] for s in seeds]
     return {
@@ -353,16 +559,11 @@ def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str
         "final_test_accuracy": finals,
         "final_test_accuracy_mean": float(np.mean(finals)),
         "final_test_accuracy_sem": standard_error(finals),
-        "test_accuracy_after_day1_before_night": [
-            first[s]["test_accuracy_after_day"] for s in seeds
-        ],
-        "test_accuracy_after_night1": [first[s]["test_accuracy"] for s in seeds],
         "classes": [
             {
                 "class": class_names[c],
                 "replayed_samples_per_course": float(counts[c]),
-                "test_accuracy_after_day1_before_night": float(before_night1[c]),
-                "test_accuracy_after_night1": float(after_night1[c]),
+                "test_accuracy_after_day1": float(day1[c]),
                 "final_test_accuracy": float(final[c]),
             }
             for c in range(len(counts))
@@ -374,14 +575,11 @@ def replay_table(summary: dict[str, Any]) -> str:
     """Each class's replay count beside its accuracy after day 1 (the paper's Fig. 3C)."""
     lines = [
         f"final test accuracy {summary['final_test_accuracy_mean']:.3f} (seeds {summary['seeds']})",
-        "test accuracy after day 1, before its night (the paper's Fig. 3C/D x-axis), and after "
-        "night 1:",
-        f"{'class':>12}  samples replayed/course  after day 1  after night 1  final test acc",
+        f"{'class':>12}  samples replayed/course  test acc after day 1  final test acc",
     ]
     for row in summary["classes"]:
         lines.append(
             f"{row['class']:>12}  {row['replayed_samples_per_course']:>23.1f}  "
-            f"{row['test_accuracy_after_day1_before_night']:>11.3f}  "
-            f"{row['test_accuracy_after_night1']:>13.3f}  {row['final_test_accuracy']:>14.3f}"
+            f"{row['test_accuracy_after_day1']:>20.3f}  {row['final_test_accuracy']:>14.3f}"
         )
     return "\n".join(lines)

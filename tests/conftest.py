@@ -123,3 +123,12 @@ def make_run():
         return path
 
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test with one torch thread (fast on a busy machine), then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

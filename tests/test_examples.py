@@ -52,3 +52,20 @@ def test_05_compare_conditions(tmp_path, load_script):
     assert json.loads((tmp_path / "curves.json").read_text()) == curves
     assert all(np.isfinite(c).all() for c in curves.values())
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_04_custom_agent_keeps_its_state_in_checkpoints(load_script):
+    from types import SimpleNamespace
+
+    from gymnasium.spaces import Discrete
+
+    module = load_script("examples/04_custom_agent.py")
+    env = SimpleNamespace(action_space=Discrete(3))
+    info = {"class_accuracy": np.array([0.5, 0.2, 0.9]), "night_step": 4}
+    agent = module.LargestDropSelector()
+    agent.begin_episode(env, None, info, np.random.default_rng(0))
+    twin = module.LargestDropSelector()
+    twin.load_state_dict(agent.state_dict(), env)  # mid-night: night_start must come back
+    later = {"class_accuracy": np.array([0.1, 0.2, 0.9]), "night_step": 5}
+    assert [twin.select(None, later) for _ in range(5)] == [
+        agent.select(None, later) for _ in range(5)]

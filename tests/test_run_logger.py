@@ -36,3 +36,18 @@ def test_run_logger_writes_namespaced_tags(tmp_path):
     } <= scalars
     assert events.Scalars("night/replays/a")[0].value == 3
     assert "hyperparameters/text_summary" in events.Tags()["tensors"]
+
+
+def test_resumed_logger_hides_the_steps_logged_again(tmp_path):
+    first = RunLogger(tmp_path, {"condition": "x"})
+    for index in range(1, 6):
+        first.step(index, {"reward": float(index), "chi2": 0.0})
+    first.close()  # killed after step 5; the checkpoint was taken after step 3
+    again = RunLogger(tmp_path, {"condition": "x"}, resume_step=4)
+    for index in range(4, 7):
+        again.step(index, {"reward": 10.0 * index, "chi2": 0.0})
+    again.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    rewards = [(e.step, e.value) for e in events.Scalars("step/reward")]
+    assert rewards == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 40.0), (5, 50.0), (6, 60.0)]

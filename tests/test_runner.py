@@ -8,7 +8,7 @@ from replay_gym.__main__ import main
 from replay_gym.conditions import FIXED_CONDITIONS
 from replay_gym.runner import condition_names, selector_names
 
-FAST = ["--preset", "smoke", "--env.days", "1", "--no-progress"]
+FAST = ["--preset", "smoke", "--env.days", "1", "--threads", "1", "--no-progress"]
 
 
 def run_cli(tmp_path, condition, *extra, name=None):
@@ -80,7 +80,7 @@ def test_existing_run_is_not_overwritten_without_asking(tmp_path):
     assert not (tmp_path / "none.partial").exists()
 
 
-def test_failed_run_leaves_no_finished_looking_directory(tmp_path, monkeypatch):
+def test_run_failing_before_any_checkpoint_leaves_nothing(tmp_path, monkeypatch):
     import replay_gym.runner as runner
 
     def explode(*args, **kwargs):
@@ -89,8 +89,7 @@ def test_failed_run_leaves_no_finished_looking_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "run_course", explode)
     with pytest.raises(RuntimeError, match="boom"):
         run_cli(tmp_path, "random")
-    assert not (tmp_path / "random").exists()
-    assert (tmp_path / "random.partial" / "config.json").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

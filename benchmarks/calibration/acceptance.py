@@ -111,6 +111,7 @@ def course(out: Path, condition: str, seed: int, env_config, preset: str) -> lis
     args = RunArgs(
         condition=condition, preset=preset, seeds=1, first_seed=seed,
         out=out / "runs" / condition / f"seed_{seed}", env=env_config, progress=False,
+        threads=torch.get_num_threads(),  # as main() set them; run() sets its own otherwise
     )
     return run_or_reuse(args)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -9,13 +12,17 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from replay_gym.config import EnvConfig, apply_overrides
+from replay_gym.config import EnvConfig, apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.data import load_dataset
 from replay_gym.learner.cortex import DayViews, Learner
 from replay_gym.learner.weights import load_base_state
 from replay_gym.metrics import chi_square, class_accuracy, confusion_matrix, overall_accuracy
 from replay_gym.samplers import LearnerDivergedError, Sampler, make_sampler
+from replay_gym.statefile import differences, load_tree, rng_from_state, rng_state, save_tree
+
+STATE_KIND = "env"
+"""The ``kind`` of the state files :meth:`ReplaySelectionEnv.save_state` writes."""
 
 
 class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
@@ -60,6 +67,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
     `reset(seed)` builds a fresh learner from the pretrained conv base with a new head, trains
     day 1, fits the sampler and returns the state at the start of night 1.
+    `reset(options={"state": path})` instead continues from a state saved by `save_state`
+    (see below); the seed must then be left out.
 
     ## Episode End
 
@@ -98,6 +107,15 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     mixed-class batch of replay activations as a step, and `end_night()` ends the night
     without (further) replay. `probe(action)` returns the reward `step(action)` would give now
     and changes nothing.
+
+    `save_state(path)` writes everything the environment needs to continue exactly (learner
+    weights and Adam state, sampler, cached activations, counters, every RNG state) to one
+    safetensors file, at any point after `reset`, mid-night too; `load_state(path)` restores it
+    into an environment built with the same configuration (another configuration or package
+    version is refused, naming the difference), after which the same actions give the same
+    rewards, observations and infos. Loading never executes code from the file. On an env made
+    with `gym.make`, load through `reset(options={"state": path})` so that the wrappers see a
+    reset.
 
     >>> import gymnasium as gym, replay_gym
     >>> env = gym.make("ReplaySelect-v0", preset="smoke")
@@ -151,7 +169,20 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new course: fresh learner, day 1 trained, sampler fitted."""
+        """Start a new course: fresh learner, day 1 trained, sampler fitted.
+
+        With ``options={"state": path_or_state}`` continue from a saved state instead (see
+        :meth:`load_state`); the returned info then holds only the keys every step has.
+        """
+        state = (options or {}).get("state")
+        if state is not None:
+            if seed is not None:
+                raise ValueError("reset: pass a seed or options['state'], not both")
+            if isinstance(state, dict):
+                self.load_state_dict(state)
+            else:
+                self.load_state(state)
+            return self._observation(), self._info()
         super().reset(seed=seed)
         seeds = self.np_random.integers(0, 2**62, size=3)
         init_gen, self._day_gen, self._night_gen = (
@@ -235,6 +266,113 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             self.learner.restore_above(self.layer, snapshot)
             self._night_gen.set_state(generator_state)
             self._chi2, self._val_confusion = saved
+
+    @property
+    def night_generator(self) -> torch.Generator:
+        """The generator of the night's draws (fixed schedules save its state to redraw a night)."""
+        self._check_reset()
+        return self._night_gen
+
+    # -- saving and restoring -------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly from here, as a state tree.
+
+        The tree (see :mod:`replay_gym.statefile`) holds the configuration and package version
+        (checked on load), the learner's weights and Adam state, the fitted sampler, the cached
+        activations, the counters and every RNG state. Valid at any point after :meth:`reset`;
+        a snapshot (later steps do not change it).
+
+        Raises:
+            gymnasium.error.ResetNeeded: Before the first :meth:`reset`.
+        """
+        from replay_gym.provenance import replay_gym_version
+
+        self._check_reset()
+        return {
+            "version": replay_gym_version(),
+            "config": config_to_dict(self.config),
+            "np_random": rng_state(self.np_random),
+            "np_random_seed": self._np_random_seed,
+            "generators": {"day": self._day_gen.get_state(), "night": self._night_gen.get_state()},
+            "learner": self.learner.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "day": self.day,
+            "night_step": self.night_step,
+            "done": self._done,
+            "chi2": self._chi2,
+            "val_confusion": self._val_confusion.copy(),
+            "night_counts": self._night_counts.copy(),
+            "night_start_accuracy": self._night_start_accuracy.copy(),
+            "val_acts": self._val_acts,
+            "test_acts": self._test_acts,
+            "day_views": None if self.day_views is None else self.day_views.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of an environment with the same configuration.
+
+        Raises:
+            ValueError: If the state comes from another replay-gym version or another
+                configuration (the message names the differences).
+        """
+        from replay_gym.provenance import replay_gym_version
+
+        if state.get("version") != replay_gym_version():
+            raise ValueError(
+                f"the saved environment state was written by replay-gym {state.get('version')}, "
+                f"this is {replay_gym_version()}; load it with that version"
+            )
+        current = json_config(self.config)
+        changed = differences(state["config"], current)
+        if changed:
+            raise ValueError(
+                "the saved environment state has another configuration: " + "; ".join(changed)
+            )
+        self.np_random = rng_from_state(state["np_random"])
+        self._np_random_seed = state["np_random_seed"]
+        generators = state["generators"]
+        self._day_gen, self._night_gen = torch.Generator(), torch.Generator()
+        self._day_gen.set_state(generators["day"])
+        self._night_gen.set_state(generators["night"])
+        self.learner = Learner(
+            self.config.learner, self.n_classes, self._base_state, torch.Generator()
+        )
+        self.learner.load_state_dict(state["learner"])
+        device = self.learner.device
+        self.sampler = make_sampler(self.config.sampler, self.layer)
+        self.sampler.load_state_dict(state["sampler"], device)
+        self.day = int(state["day"])
+        self.night_step = int(state["night_step"])
+        self._done = bool(state["done"])
+        self._chi2 = float(state["chi2"])
+        self._val_confusion = np.array(state["val_confusion"])
+        self._night_counts = np.array(state["night_counts"])
+        self._night_start_accuracy = np.array(state["night_start_accuracy"])
+        self._val_acts = state["val_acts"].to(device)
+        self._test_acts = state["test_acts"].to(device)
+        views = state["day_views"]
+        self.day_views = None if views is None else DayViews.from_state(views)
+
+    def save_state(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`state_dict` to ``path`` (a safetensors file), atomically."""
+        save_tree(Path(path), self.state_dict(), STATE_KIND)
+
+    def load_state(self, path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
+        """Continue from a file written by :meth:`save_state`; the observation and info there.
+
+        Nothing in the file is executed (it is parsed as safetensors, never unpickled).
+
+        Returns:
+            The observation at the saved point and an info with the keys every step has.
+
+        Raises:
+            FileNotFoundError: If ``path`` does not exist.
+            replay_gym.statefile.StateFileError: If it is not an environment state file.
+            ValueError: If it comes from another replay-gym version or configuration.
+        """
+        self.load_state_dict(load_tree(Path(path), STATE_KIND))
+        return self._observation(), self._info()
 
     def day_activations(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The activations at ``layer`` that a sampler there is fitted to after the last real day.
@@ -390,11 +528,21 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(f"action {action} is not a class index in 0..{self.n_classes - 1}")
         return int(action)
 
-    def _check_running(self) -> None:
+    def _check_reset(self) -> None:
         if self.learner is None:
-            raise gym.error.ResetNeeded("call reset() before step(), probe() or replay")
+            raise gym.error.ResetNeeded(
+                "call reset() before step(), probe(), replay or saving the state"
+            )
+
+    def _check_running(self) -> None:
+        self._check_reset()
         if self._done:
             raise gym.error.ResetNeeded("the course is over (terminated); call reset()")
+
+
+def json_config(config: EnvConfig) -> Any:
+    """``config`` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(config_to_dict(config)))
 
 
 def _test_of(summary: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,10 @@ and Adam leaves them, and their moments, untouched.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,6 +54,24 @@ class DayViews:
 
     def __len__(self) -> int:
         return len(self.order)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The order and the transforms as a state tree (see :mod:`replay_gym.statefile`)."""
+        return {
+            "order": self.order,
+            "batches": [
+                {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+                for params in self.batches
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DayViews:
+        """The views :meth:`state_dict` described."""
+        return cls(
+            order=state["order"],
+            batches=tuple(AffineParams(**params) for params in state["batches"]),
+        )
 
 
 @dataclass
@@ -222,6 +242,52 @@ class Learner:
     def confusion(self, images: torch.Tensor, labels: torch.Tensor, n_classes: int) -> np.ndarray:
         """Confusion matrix of the whole network on ``images``."""
         return confusion_matrix(labels.numpy(), self.predict(images), n_classes)
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights and optimiser state (Adam's moments and step counts), as a state tree.
+
+        Returns:
+            ``{"model": {name: tensor}, "optimizer": {"state": {"<index>": {...}},
+            "param_groups": [...]}}``: tensors (copies) and JSON values only, as
+            :func:`replay_gym.statefile.save_tree` stores them.
+        """
+        optimizer = self.optimizer.state_dict()
+        return {
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": {
+                "state": {
+                    str(index): {k: v.clone() if isinstance(v, torch.Tensor) else v
+                                 for k, v in state.items()}
+                    for index, state in optimizer["state"].items()
+                },
+                "param_groups": [dict(group) for group in optimizer["param_groups"]],
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (tensors go to the learner's device).
+
+        Raises:
+            ValueError: If the weights do not fit this network (names or shapes differ).
+        """
+        try:
+            self.model.load_state_dict(state["model"], strict=True)
+        except RuntimeError as error:
+            raise ValueError(f"saved learner weights do not fit this network: {error}") from error
+        optimizer = state["optimizer"]
+        groups = []
+        for group in optimizer["param_groups"]:
+            group = dict(group)
+            group["betas"] = tuple(group["betas"])
+            groups.append(group)
+        self.optimizer.load_state_dict(
+            {
+                "state": {int(index): dict(s) for index, s in optimizer["state"].items()},
+                "param_groups": groups,
+            }
+        )
 
     # -- probing --------------------------------------------------------------------------
 

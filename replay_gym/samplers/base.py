@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from abc import ABC, abstractmethod
+from typing import Any
 
 import torch
 
@@ -32,6 +33,8 @@ class Sampler(ABC):
     shape, device, dtype); a subclass implements only :meth:`_fit`, called with inputs already
     checked, and :meth:`_sample`, called with a valid class and count. Override
     :meth:`sample_night` when a night is not simply ``samples_per_class`` draws of each class.
+    To be saved in checkpoints (:meth:`state_dict`), a subclass also implements
+    :meth:`_state_dict` and :meth:`_load_state_dict`.
     """
 
     def __init__(self) -> None:
@@ -160,6 +163,62 @@ class Sampler(ABC):
             samples_per_class
         )
         return out, labels
+
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted generators as a state tree (see :mod:`replay_gym.statefile`).
+
+        Raises:
+            NotImplementedError: If the subclass does not implement :meth:`_state_dict`.
+        """
+        state: dict[str, Any] = {"sampler": type(self).__name__, "fitted": self.fitted}
+        if self.fitted:
+            state.update(
+                n_classes=self._n_classes,
+                shape=list(self.shape),
+                dtype=str(self._dtype).removeprefix("torch."),
+                fit=self._state_dict(),
+            )
+        return state
+
+    def load_state_dict(
+        self, state: dict[str, Any], device: torch.device | str | None = None
+    ) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Args:
+            state: A sampler state of the same class.
+            device: Where the fitted tensors go (the learner's device); default: the CPU.
+
+        Raises:
+            ValueError: If ``state`` belongs to another kind of sampler or is malformed.
+        """
+        if state.get("sampler") != type(self).__name__:
+            raise ValueError(
+                f"saved sampler state is a {state.get('sampler')!r}, not a {type(self).__name__}"
+            )
+        self._n_classes = None
+        if not state["fitted"]:
+            return
+        dtype = getattr(torch, str(state["dtype"]), None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"saved sampler state has an unknown dtype {state['dtype']!r}")
+        device = torch.device("cpu" if device is None else device)
+        self._load_state_dict(state["fit"], device)
+        channels, height, width = (int(v) for v in state["shape"])
+        self._shape = (channels, height, width)
+        self._device = device
+        self._dtype = dtype
+        self._n_classes = int(state["n_classes"])
+
+    def _state_dict(self) -> dict[str, Any]:
+        """The subclass's fitted state (tensors and JSON values)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved: it has no _state_dict")
+
+    def _load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        """Restore :meth:`_state_dict`'s output, tensors on ``device``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be loaded: it has no _load_state_dict"
+        )
 
     @property
     def fitted(self) -> bool:

@@ -10,6 +10,7 @@ block 4 (d = 512 x 7 x 7 = 25,088) would take 2.5 GB per class against 117 MB fo
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -148,6 +149,25 @@ class GaussianSampler(Sampler):
             low = torch.addmm(mean, z, basis).view(rows, *self._low_shape)
             _upsample_into(out[start:start + rows], low, self.factor)
         return out
+
+    def _state_dict(self) -> dict[str, Any]:
+        return {
+            "factor": self.factor,
+            "low_shape": list(self._low_shape),
+            "means": list(self._means),
+            "bases": list(self._bases),
+        }
+
+    def _load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        if int(state["factor"]) != self.factor:
+            raise ValueError(
+                f"saved Gaussian sampler down-samples by {state['factor']}, this one by "
+                f"{self.factor}"
+            )
+        channels, height, width = (int(v) for v in state["low_shape"])
+        self._low_shape = (channels, height, width)
+        self._means = [mean.to(device) for mean in state["means"]]
+        self._bases = [basis.to(device) for basis in state["bases"]]
 
     @property
     def low_shape(self) -> tuple[int, int, int]:

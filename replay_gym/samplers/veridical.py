@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from replay_gym.samplers.base import Sampler
@@ -24,6 +26,13 @@ class VeridicalSampler(Sampler):
     def _fit(self, activations: torch.Tensor, labels: torch.Tensor, n_classes: int) -> None:
         self._activations = activations
         self._indices = [(labels == c).nonzero().flatten() for c in range(n_classes)]
+
+    def _state_dict(self) -> dict[str, Any]:
+        return {"activations": self._activations, "indices": list(self._indices)}
+
+    def _load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self._activations = state["activations"].to(device)
+        self._indices = [index.to(device) for index in state["indices"]]
 
     def count(self, label: int) -> int:
         """Number of stored activations of class ``label``."""

@@ -43,12 +43,14 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
     """Run one cell (a :meth:`Cell.to_dict`) into ``sweep_dir``; never raises for the cell's error.
 
     A cell whose done marker exists is skipped. An unfinished one (a ``.partial`` left by a
-    killed run) is resumed when the runner can, else started again.
+    killed run) is resumed from its last checkpoint, or started again when it has none.
     """
+    import dataclasses
     import json
 
     import torch
 
+    from replay_gym.rundir import CHECKPOINT, staging_path
     from replay_gym.runner import RunArgs, run
     from replay_gym.sweep.grid import Cell
 
@@ -66,8 +68,10 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
         args = RunArgs(
             condition=spec.condition, preset=spec.preset, seeds=1, first_seed=spec.seed,
             out=run_dir, overwrite=True, agent=dict(spec.agent), env=spec.env_config(),
-            progress=False,
+            progress=False, threads=threads,
         )
+        if (staging_path(run_dir) / CHECKPOINT).exists():
+            args = dataclasses.replace(args, overwrite=False, resume=run_dir)
         with open(os.devnull, "w") as quiet:
             run(args, stream=quiet)
         seconds = time.perf_counter() - started

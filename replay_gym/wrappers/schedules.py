@@ -4,6 +4,11 @@ Each wrapper ignores the action it is given and performs the next unit of its sc
 the same :class:`~replay_gym.envs.ReplaySelectionEnv`, so rewards, chi-square and accuracies are
 measured exactly as for a selector. One wrapper step is one night step (one batch), except for
 :class:`NoReplay`, whose every step is a whole night without replay.
+
+A schedule's own position (whose turn it is, which batch of the night comes next) is saved with
+:meth:`FixedSchedule.schedule_state` beside the environment's state; to continue, reset with
+``options={"state": ...}`` (the environment's state) and then call
+:meth:`FixedSchedule.load_schedule_state`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from replay_gym.envs.replay_select import ReplaySelectionEnv
 
@@ -33,6 +39,21 @@ class FixedSchedule(gym.Wrapper):
     def replay_env(self) -> ReplaySelectionEnv:
         """The environment under all wrappers."""
         return self.env.unwrapped
+
+    def schedule_state(self) -> dict[str, Any]:
+        """The schedule's position as a state tree (the environment's state is saved apart)."""
+        return {"schedule": type(self).__name__}
+
+    def load_schedule_state(self, state: dict[str, Any]) -> None:
+        """Continue at a position :meth:`schedule_state` returned; after the environment's state.
+
+        Raises:
+            ValueError: If ``state`` belongs to another schedule.
+        """
+        if state.get("schedule") != type(self).__name__:
+            raise ValueError(
+                f"saved schedule state is a {state.get('schedule')!r}, not a {type(self).__name__}"
+            )
 
 
 class NoReplay(FixedSchedule):
@@ -67,6 +88,15 @@ class RoundRobin(FixedSchedule):
         info["action"] = choice
         return obs, reward, terminated, truncated, info
 
+    def schedule_state(self) -> dict[str, Any]:
+        """The class whose turn is next."""
+        return {**super().schedule_state(), "turn": self._turn}
+
+    def load_schedule_state(self, state: dict[str, Any]) -> None:
+        """Continue the turn where it was."""
+        super().load_schedule_state(state)
+        self._turn = int(state["turn"])
+
 
 class ShuffledReplay(FixedSchedule):
     """``generative`` / ``veridical``: every sample of the night once, in mixed-class batches.
@@ -81,9 +111,10 @@ class ShuffledReplay(FixedSchedule):
     condition = "generative"
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
-        """Reset and draw the first night's samples."""
+        """Reset and draw the first night's samples (not when continuing from a saved state)."""
         obs, info = self.env.reset(**kwargs)
-        self._draw_night()
+        if (kwargs.get("options") or {}).get("state") is None:
+            self._draw_night()
         return obs, info
 
     def step(self, action: Any = None) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -98,8 +129,27 @@ class ShuffledReplay(FixedSchedule):
             self._draw_night()
         return result
 
+    def schedule_state(self) -> dict[str, Any]:
+        """The night generator's state before tonight's draw, and the next batch's index.
+
+        The night's samples themselves are not saved (at the paper's scale they are gigabytes):
+        :meth:`load_schedule_state` draws them again from the same generator state.
+        """
+        return {**super().schedule_state(), "draw_state": self._draw_state, "next": self._next}
+
+    def load_schedule_state(self, state: dict[str, Any]) -> None:
+        """Redraw tonight's samples exactly; the environment's generator is left as loaded."""
+        super().load_schedule_state(state)
+        generator = self.replay_env.night_generator
+        loaded = generator.get_state()
+        generator.set_state(state["draw_state"])
+        self._draw_night()
+        generator.set_state(loaded)
+        self._next = int(state["next"])
+
     def _draw_night(self) -> None:
         env = self.replay_env
+        self._draw_state: torch.Tensor = env.night_generator.get_state()
         self._samples, self._labels = env.night_samples()
         batches = -(-len(self._labels) // env.config.learner.batch_size)
         if batches != env.night_length:

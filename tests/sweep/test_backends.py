@@ -79,3 +79,41 @@ def test_bad_arguments_are_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         sweep(_args(tmp_path, out=tmp_path / "file"))
+
+
+@pytest.mark.slow
+def test_an_interrupted_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    import os
+    import re
+    import signal
+
+    from replay_gym.envs.replay_select import ReplaySelectionEnv
+    from replay_gym.rundir import CHECKPOINT, staging_path
+    from replay_gym.sweep.backends import run_cell
+    from replay_gym.sweep.grid import Cell
+
+    cell = Cell(condition="random", seed=0, preset="smoke",
+                overrides=(("days", 2), ("steps_per_night", 3))).to_dict()
+    original, calls = ReplaySelectionEnv._replay, []
+
+    def replay(self, *args):
+        calls.append(1)
+        if len(calls) == 4:  # night 2, step 1
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    first = run_cell(cell, str(tmp_path / "a"), 1)
+    assert first["status"] == "failed" and "stopped by SIGTERM" in first["error"]
+    assert (staging_path(tmp_path / "a" / cell["dir"]) / CHECKPOINT).exists()
+    monkeypatch.undo()
+    assert run_cell(cell, str(tmp_path / "a"), 1)["status"] == "done"
+    assert run_cell(cell, str(tmp_path / "b"), 1)["status"] == "done"  # never interrupted
+
+    def results(root):
+        text = (root / cell["dir"] / "results.jsonl").read_text()
+        return re.sub(r'"wall_time": [-+0-9.e]+', "", text)
+
+    assert results(tmp_path / "a") == results(tmp_path / "b")
+    config = json.loads((tmp_path / "a" / cell["dir"] / "config.json").read_text())
+    assert config["threads"] == 1
