@@ -79,4 +79,4 @@ def test_gradient_scale_ratios(tmp_path, load_script):
     )
     low, high = result["weight_ratio_range"]
     assert 1 < low <= high  # caffe-scale inputs give larger weight gradients
-    assert result["matching_eps_range"][0] == pytest.approx(1 / high)
+    assert result["matching_eps"]["weights_only"] == pytest.approx([1 / high, 1 / low])

@@ -63,7 +63,12 @@ def main(preset: str = "default", seeds: int = 3, out: Path = RESULTS) -> dict:
         "input_scale": caffe,
         "median_ratio_all_tensors": float(np.median(list(per_tensor.values()))),
         "weight_ratio_range": [float(np.min(weights)), float(np.max(weights))],
-        "matching_eps_range": [1.0 / float(np.max(weights)), 1.0 / float(np.median(weights))],
+        # The authors' eps = 1.0 divided by each estimate of how much larger their gradients were:
+        "matching_eps": {
+            "weights_only": [1.0 / float(np.max(weights)), 1.0 / float(np.min(weights))],
+            "median_all_tensors": 1.0 / float(np.median(list(per_tensor.values()))),
+            "input_scale": 1.0 / caffe,
+        },
         "per_tensor": per_tensor,
     }
     write_text_atomic(out, json.dumps(result, indent=1))

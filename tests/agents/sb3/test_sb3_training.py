@@ -83,7 +83,6 @@ def test_default_paths():
         ({"out": Path("model.pt")}, "out must be a .zip"),
         ({"resume": Path("/nonexistent/model.zip")}, "resume: no saved model or checkpoint .*"
                                                      "at /nonexistent"),
-        ({"env": dataclasses.replace(TINY, days=0)}, "days"),
     ],
 )
 def test_bad_arguments_name_the_field(tmp_path, changes, message):
@@ -93,6 +92,12 @@ def test_bad_arguments_name_the_field(tmp_path, changes, message):
         args.validate()
     with pytest.raises(ValueError, match=message):
         train_sb3(args)
+
+
+def test_a_bad_env_setting_is_refused_before_train_sb3_sees_it():
+    # Settings are checked when the config is built (tests/test_bad_input.py covers them all).
+    with pytest.raises(ValueError, match="days"):
+        dataclasses.replace(TINY, days=0)
 
 
 def test_existing_model_is_not_overwritten_without_asking(tmp_path):
