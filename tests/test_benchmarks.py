@@ -80,3 +80,30 @@ def test_gradient_scale_ratios(tmp_path, load_script):
     low, high = result["weight_ratio_range"]
     assert 1 < low <= high  # caffe-scale inputs give larger weight gradients
     assert result["matching_eps"]["weights_only"] == pytest.approx([1 / high, 1 / low])
+
+
+def test_fidelity_screen_judges_every_block_and_factor(tmp_path, load_script):
+    screen = load_script("benchmarks/calibration/fidelity_screen.py")
+    screen.main(preset="smoke", seeds=(7,), days=1, out=tmp_path)
+    result = json.loads((tmp_path / "fidelity_screen.json").read_text())
+    pairs = {(row["layer"], row["factor"]) for row in result["rows"]}
+    # 32 px input: block k's map is 32 / 2**k, and only factors dividing it are tried
+    assert pairs == {(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4), (3, 1), (3, 2), (3, 4),
+                     (4, 1), (4, 2), (5, 1)}  # fmt: skip
+    assert (tmp_path / "seed_7.json").exists() and "| 5 | 1 |" in (
+        tmp_path / "fidelity_screen.md"
+    ).read_text()
+
+
+def test_fidelity_screen_chooses_the_largest_passing_factor(load_script):
+    screen = load_script("benchmarks/calibration/fidelity_screen.py")
+    results = [{"records": [
+        {"layer": 1, "factor": 1, "ratio": 0.95}, {"layer": 1, "factor": 2, "ratio": 0.91},
+        {"layer": 1, "factor": 4, "ratio": 0.5}, {"layer": 2, "factor": 1, "ratio": 0.8},
+        {"layer": 1, "factor": 2, "ratio": 0.89},  # a second day: factor 2's minimum fails
+    ]}]  # fmt: skip
+    rows = screen.summarise(results)
+    assert [(r["layer"], r["factor"], r["passes"]) for r in rows] == [
+        (1, 1, True), (1, 2, False), (1, 4, False), (2, 1, False)
+    ]
+    assert screen.choose(rows) == {1: 1, 2: None}
