@@ -112,13 +112,29 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
-    """``run_dir`` holds a finished run made with these seeds and exactly these settings."""
+    """``run_dir`` holds a finished run made with these seeds and the same settings.
+
+    "The same" ignores what cannot change a run: the down-sampling factors of the blocks it
+    does not replay from (the sampler is fitted at ``replay_layer`` only).
+    """
     try:
         config = json.loads((run_dir / "config.json").read_text())
     except FileNotFoundError:
         return False
-    same_env = config["env"] == json.loads(json.dumps(config_to_dict(env)))
+    wanted = json.loads(json.dumps(config_to_dict(env)))
+    same_env = _run_relevant(config["env"]) == _run_relevant(wanted)
     return same_env and config["seeds"] == list(seeds) and (run_dir / "results.jsonl").exists()
+
+
+def _run_relevant(env: dict) -> dict:
+    """``env`` (a config dict) with the down-sampling factors of unused blocks blanked."""
+    try:
+        layer = int(env["replay_layer"])
+        factors = list(env["sampler"]["downsample"])
+    except (KeyError, TypeError, ValueError):
+        return env
+    kept = [f if k == layer else None for k, f in enumerate(factors, start=1)]
+    return {**env, "sampler": {**env["sampler"], "downsample": kept}}
 
 
 def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:

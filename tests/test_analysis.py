@@ -83,3 +83,20 @@ def test_run_or_reuse_reruns_only_when_settings_differ(tmp_path):
     )
     assert len(run_or_reuse(changed)) == 2
     assert json.loads((tmp_path / "r" / "config.json").read_text())["env"]["days"] == 2
+
+
+def test_reusable_ignores_factors_of_blocks_the_run_does_not_replay_from(tmp_path):
+    """Changing block 1's down-sampling cannot change a run replaying at block 4."""
+    from replay_gym.analysis import reusable
+
+    env = apply_overrides(preset("smoke"), days=1)
+    run_or_reuse(RunArgs(condition="none", preset="smoke", out=tmp_path / "r", env=env,
+                         progress=False))  # fmt: skip
+    other_block = apply_overrides(env, downsample=(2, 1, 1, 1, 1))
+    replay_block = apply_overrides(env, downsample=(1, 1, 1, 2, 1))
+    assert env.replay_layer == 4
+    assert reusable(tmp_path / "r", [0], env)
+    assert reusable(tmp_path / "r", [0], other_block)
+    assert not reusable(tmp_path / "r", [0], replay_block)
+    assert not reusable(tmp_path / "r", [1], env)
+    assert not reusable(tmp_path / "nowhere", [0], env)

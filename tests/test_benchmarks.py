@@ -63,14 +63,16 @@ def test_calibration_acceptance_runs_and_judges_every_criterion(tmp_path, load_s
     module = load_script("benchmarks/calibration/acceptance.py")
     result = module.main(
         preset="smoke", seeds=(0,), days=1, branch_days=(1,), out=tmp_path,
-        override=("steps_per_night=3",),
+        override=("samples_per_class=6",),  # short nights (fixed conditions refuse a step count)
     )
     names = [c["criterion"] for c in result["criteria"]]
     assert names[0] == "none: test accuracy after day 1"
     assert any("oracle minus round-robin" in n for n in names)
     assert "| criterion | target |" in (tmp_path / "acceptance.md").read_text()
-    fidelity = json.loads((tmp_path / "branches" / "seed_0.json").read_text())["fidelity"]
-    assert [entry["layer"] for entry in fidelity[0]["layers"]] == [1, 2, 3, 4, 5]
+    fidelity = json.loads((tmp_path / "fidelity" / "seed_0.json").read_text())["records"]
+    assert [(r["day"], r["layer"]) for r in fidelity] == [(1, k) for k in range(1, 6)]
+    ratio = next(c for c in result["criteria"] if c["criterion"].startswith("sample/real"))
+    assert set(ratio["per_layer"]) == {f"block{k}" for k in range(1, 6)}
 
 
 def test_gradient_scale_ratios(tmp_path, load_script):

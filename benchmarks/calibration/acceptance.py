@@ -14,7 +14,10 @@ as soon as it is done and reused when the script runs again, so a stopped run re
   room left after ``days`` can be measured; generative, round-robin, oracle, regression);
 - ``OUT/branches/seed_<k>.json``: from the same state after day 1 and after day 5 (reached with
   round-robin nights), one night of none / round-robin / weakest / oracle each, test accuracy
-  after it; and on every day of that course the sample fidelity at all five layers.
+  after it;
+- ``OUT/fidelity/seed_<k>.json``: on every day of a round-robin course, the sample fidelity at
+  all five layers with the preset's down-sampling
+  (:func:`replay_gym.fidelity.fidelity_along_course`).
 
 Then ``OUT/acceptance.json`` and ``OUT/acceptance.md`` hold every criterion with mean ± s.e.m.
 over seeds, per-seed values, and whether it is met.
@@ -40,7 +43,7 @@ from replay_gym.analysis import load_records, run_or_reuse, write_text_atomic
 from replay_gym.config import N_BLOCKS, apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.envs.replay_select import ReplaySelectionEnv
-from replay_gym.fidelity import sample_fidelity
+from replay_gym.fidelity import fidelity_along_course
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs
 
@@ -71,19 +74,12 @@ def branch_night(env: ReplaySelectionEnv, policy: str, seed: int, key: str) -> f
 
 
 def branches(env_config, seed: int, branch_days: tuple[int, ...], key: str) -> dict:
-    """Per-day sample fidelity along a round-robin course, and night branches on some days."""
+    """One night of each policy from the same state on some days of a round-robin course."""
     env = ReplaySelectionEnv(env_config)
     env.reset(seed=seed)
-    out: dict = {"seed": seed, "fidelity": [], "branches": {}}
+    out: dict = {"seed": seed, "branches": {}}
     turn = 0
     while True:
-        out["fidelity"].append(
-            {"day": env.day, "layers": [
-                sample_fidelity(env, layer, seed=seed).to_dict()
-                for layer in range(1, N_BLOCKS + 1)
-                if _layer_fits(env_config, layer)
-            ]}
-        )
         if env.day in branch_days:
             out["branches"][str(env.day)] = {
                 policy: branch_night(env, policy, seed, key) for policy in BRANCH_POLICIES
@@ -97,6 +93,16 @@ def branches(env_config, seed: int, branch_days: tuple[int, ...], key: str) -> d
                 break
         if terminated:
             return out
+
+
+def fidelity(env_config, seed: int) -> dict:
+    """Sample fidelity at every block whose map the preset's factor divides, every day."""
+    records = fidelity_along_course(
+        env_config, seed, env_config.days,
+        lambda layer: (env_config.sampler.downsample[layer - 1],)
+        if _layer_fits(env_config, layer) else (),
+    )
+    return {"seed": seed, "records": records}
 
 
 def _layer_fits(env_config, layer: int) -> bool:
@@ -148,17 +154,15 @@ def evaluate(
     criterion(f"none: test accuracy on day {days}", d10, d10["mean"] <= 0.88, "<= 0.88")
     room = mean_sem(none[s][2 * days - 1] - none[s][days - 1] for s in seeds)
     criterion(f"none: day {2 * days} minus day {days}", room, room["mean"] >= 0.07, ">= 0.07")
-    worst = min(
-        layer["ratio"] for s in seeds for day in branch[s]["fidelity"] for layer in day["layers"]
-    )
+    fid = {s: json.loads((out / "fidelity" / f"seed_{s}.json").read_text()) for s in seeds}
+    ratios = [(r["layer"], r["ratio"]) for s in seeds for r in fid[s]["records"]]
+    worst = min(ratio for _, ratio in ratios)
     per_layer = {}
     for layer in range(1, N_BLOCKS + 1):
-        ratios = [
-            entry["ratio"] for s in seeds for day in branch[s]["fidelity"]
-            for entry in day["layers"] if entry["layer"] == layer
-        ]
-        if ratios:
-            per_layer[f"block{layer}"] = {"min": float(np.min(ratios)), "mean": float(np.mean(ratios))}
+        values = [ratio for k, ratio in ratios if k == layer]
+        if values:
+            per_layer[f"block{layer}"] = {"min": float(np.min(values)),
+                                          "mean": float(np.mean(values))}
     criterion("sample/real accuracy ratio, every day and layer (min)", {"min": worst,
               "per_layer": per_layer}, worst >= 0.9, ">= 0.9")
     for day, target in zip(branch_days, (0.05, 0.03), strict=False):
@@ -175,7 +179,7 @@ def evaluate(
     diff = [mean_over["oracle"][s] - mean_over["round-robin"][s] for s in seeds]
     gap = mean_sem(diff)
     criterion(f"{days}-day mean accuracy: oracle minus round-robin", gap,
-              gap["mean"] > 2 * gap["sem"], "> 2 s.e.m.")
+              gap["sem"] is not None and gap["mean"] > 2 * gap["sem"], "> 2 s.e.m.")
     gen10 = [curve("generative", s)[days - 1] for s in seeds]
     none10 = [none[s][days - 1] for s in seeds]
     t = stats.ttest_rel(gen10, none10) if len(seeds) > 1 else None
@@ -256,6 +260,11 @@ def main(
             data["seconds"] = time.perf_counter() - started
             write_text_atomic(path, json.dumps(data, indent=1))
             print(f"branches seed {seed}: {data['branches']}", flush=True)
+    for seed in seeds:
+        path = out / "fidelity" / f"seed_{seed}.json"
+        if not path.exists():
+            write_text_atomic(path, json.dumps(fidelity(env_config, seed), indent=1))
+            print(f"fidelity seed {seed} done", flush=True)
     for condition in COURSES:
         for seed in seeds:
             long = condition == "none"
