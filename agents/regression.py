@@ -376,10 +376,11 @@ class RegressionSelector(Selector):
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
         """Draw a valid class from the current softmax (at a new night, the carried-over one)."""
         mask = self.action_mask(info)
-        if mask is not None and not self._initialised[mask].all():
+        valid = np.ones(self.n_actions, dtype=bool) if mask is None else mask
+        if not self._initialised[valid].all():  # classes that became valid since the last choice
             if self._reload_pending:
                 self._reload()
-            self._initialise(mask)
+            self._initialise(valid)
         if mask is None:
             action = int(self.rng.choice(self.n_actions, p=self._probs))
         else:

@@ -357,6 +357,7 @@ def _run_all(
                         {"seed_index": i}, state
                     ),
                     should_stop=should_stop,
+                    earlier=[r for r in records if r["seed"] == seed] if saved else [],
                 )
             finally:
                 logger.close()
@@ -394,6 +395,7 @@ def run_course(
     saved: dict[str, Any] | None = None,
     checkpoint: Callable[[dict[str, Any]], Any] = lambda state: None,
     should_stop: Callable[[], bool] = lambda: False,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One seeded course; per-day records, each with the night that followed the day.
 
@@ -403,7 +405,8 @@ def run_course(
     state tree) after day 1, before each night's last step, after each night (whose last step
     also trains the next day) and when ``should_stop()`` turns true, after which
     :class:`~replay_gym.rundir.StopRequested` is raised. ``saved``: a state ``checkpoint`` got,
-    to continue from instead of starting the course.
+    to continue from instead of starting the course; ``earlier``: the records of its days
+    before that checkpoint (the scenario's course summary reads the whole course).
     """
     env, selector = build(args, seed)
     schedule = env if isinstance(env, FixedSchedule) else None
@@ -466,7 +469,7 @@ def run_course(
             if night is not None:
                 day = _close_day(day, night, time.perf_counter() - started)
                 if terminated:
-                    day.update(scenario.course_summary([*records, day]))
+                    day.update(scenario.course_summary([*(earlier or []), *records, day]))
                 preferences = None if selector is None else selector.preferences()
                 logger.day(day, names, preferences)
                 on_day(day)

@@ -251,3 +251,54 @@ def test_run_records_the_accuracy_matrix_and_its_measures(tmp_path):
     )
     config = json.loads((out / "config.json").read_text())["env"]
     assert config["scenario"] == "class-incremental" and config["classes_per_task"] == 2
+
+
+def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
+    """SIGTERM in night 2 (after task 2's classes arrived), resume: the same bytes as no stop."""
+    import os
+    import re
+    import signal
+
+    from replay_gym.__main__ import main
+
+    def cli(out):
+        return [
+            "run",
+            "--condition",
+            "regression",
+            "--preset",
+            "smoke",
+            "--out",
+            str(out),
+            "--env.scenario",
+            "class-incremental",
+            "--env.days",
+            "2",
+            "--env.data.train-per-class",
+            "20",
+            "--threads",
+            "1",
+            "--no-progress",
+        ]
+
+    def outputs(out):
+        results = re.sub(r'"wall_time": [-+0-9.e]+', "", (out / "results.jsonl").read_text())
+        return results, (out / "steps.jsonl").read_text()
+
+    main(cli(tmp_path / "reference"))
+    original, calls = ReplaySelectionEnv._replay, {"n": 0}
+
+    def replay(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 4 + 3:  # night 2, third step
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    with pytest.raises(SystemExit) as stopped:  # the CLI turns RunInterrupted into an exit
+        main(cli(tmp_path / "run"))
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert "seed 0, day 2, night step 3" in capsys.readouterr().err
+    monkeypatch.undo()
+    main(["run", "--resume", str(tmp_path / "run"), "--no-progress"])
+    assert outputs(tmp_path / "run") == outputs(tmp_path / "reference")
