@@ -105,9 +105,10 @@ class OracleSelector(Selector):
     Each step calls ``env.unwrapped.probe(c)`` for every valid class ``c`` (``n_classes`` probes
     per step in the paper's scenario, each costing one replay step and its validation pass
     without changing state) and replays the class whose probed reward is largest; ties are
-    broken uniformly at random with the episode's ``rng``. It reads the environment's state, so ``privileged = True``: its
-    results are a ceiling for *greedy one-step* selection, not a comparable agent (and not an
-    optimum over whole nights: the best next batch need not start the best sequence).
+    broken uniformly at random with the episode's ``rng``. It reads the environment's state, so
+    ``privileged = True``: its results are a ceiling for *greedy one-step* selection, not a
+    comparable agent (and not an optimum over whole nights: the best next batch need not start
+    the best sequence).
     ``preferences()`` are the last probed rewards.
     """
 

@@ -148,8 +148,8 @@ def said(exit_info, capsys):
         (["--env.scenario", "nope"], r"unknown scenario 'nope' \(scenario\); registered: "),
         (["--env.scenario", "class-incremental"], r"days=3 must be a multiple of the 2 tasks"),
         (
-            ["--env.scenario", "class-incremental", "--env.days", "2", "--env.classes-per-task",
-             "3"],
+            ["--env.scenario", "class-incremental", "--env.days", "2"]
+            + ["--env.classes-per-task", "3"],
             r"classes_per_task=3 must divide data\.n_classes=4",
         ),
     ],

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.dqn.policies import DQNPolicy
 
-from replay_gym.agents.base import Selector
+from replay_gym.agents.base import Selector, valid_actions
 from replay_gym.agents.sb3.args import ALGORITHMS
 from replay_gym.agents.sb3.loading import (
     SavedModel,
@@ -148,7 +148,7 @@ class SB3Selector(Selector):
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
         """The model's action for ``obs`` (see ``deterministic``), among the valid actions."""
         self._last_obs = np.asarray(obs)
-        mask = self.action_mask(info)
+        mask = valid_actions(info, int(self.policy.action_space.n))
         if mask is not None:
             return self._select_valid(mask)
         if self.deterministic:

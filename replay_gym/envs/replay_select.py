@@ -84,12 +84,12 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
     Always: `chi2`, `class_accuracy` (validation, per class), `day` (1-based), `night_step`
     (steps done this night), `action_mask` (the valid actions). After `reset` and any step that
-    ends a night or a day, also `test_accuracy` and `test_class_accuracy` of the current network, and on such steps
-    `night_end` (the finished night: `day`, `steps`, `replay_counts`, `chi2`, `class_accuracy`,
-    `test_accuracy`, `test_class_accuracy`) and, unless the episode ended, `day_end` (the new
-    day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's change of chi2; `None`
-    on day 1, which has no earlier value), `class_accuracy`, `val_accuracy`, `test_accuracy`,
-    `test_class_accuracy`).
+    ends a night or a day, also `test_accuracy` and `test_class_accuracy` of the current
+    network, and on such steps `night_end` (the finished night: `day`, `steps`, `replay_counts`,
+    `chi2`, `class_accuracy`, `test_accuracy`, `test_class_accuracy`) and, unless the episode
+    ended, `day_end` (the new day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's
+    change of chi2; `None` on day 1, which has no earlier value), `class_accuracy`,
+    `val_accuracy`, `test_accuracy`, `test_class_accuracy`).
 
     ## Arguments
 

@@ -155,5 +155,5 @@ class ClassIncrementalScenario(Scenario):
 
 
 def early_key(fraction: float) -> str:
-    """The record key of the accuracy on the first ``fraction`` of classes (first_20pct_accuracy)."""
+    """The record key of the accuracy on the first ``fraction`` of classes (``first_20pct_...``)."""
     return f"first_{round(fraction * 100)}pct_accuracy"
