@@ -11,6 +11,7 @@ import torch
 from gymnasium.utils.env_checker import data_equivalence
 
 import replay_gym  # noqa: F401 - registers ReplaySelect-v0
+from replay_gym.__main__ import main
 from replay_gym.agents import SELECTORS, make_selector
 from replay_gym.conditions import make_fixed_env
 from replay_gym.config import apply_overrides, preset
@@ -25,6 +26,16 @@ CI = {
     "train_per_class": 20,
 }
 """Two tasks of two classes, a day each; nights of ceil(20 x seen / 12) = 4, then 7 steps."""
+
+
+CLI = "--preset smoke --env.scenario class-incremental --env.days 2"
+CLI += " --env.data.train-per-class 20 --threads 1 --no-progress"
+"""The CLI flags of :data:`CI`."""
+
+
+def run_cli(condition, out, *extra):
+    """``python -m replay_gym run`` of ``condition`` on :data:`CI` into ``out``."""
+    return main(["run", "--condition", condition, "--out", str(out), *CLI.split(), *extra])
 
 
 def config(**overrides):
@@ -192,31 +203,8 @@ def test_maskable_ppo_learns_on_the_masked_env():
 
 
 def test_run_records_the_accuracy_matrix_and_its_measures(tmp_path):
-    from replay_gym.__main__ import main
-
     out = tmp_path / "ci"
-    main(
-        [
-            "run",
-            "--condition",
-            "round-robin",
-            "--preset",
-            "smoke",
-            "--seeds",
-            "2",
-            "--env.scenario",
-            "class-incremental",
-            "--env.days",
-            "2",
-            "--env.data.train-per-class",
-            "20",
-            "--threads",
-            "1",
-            "--no-progress",
-            "--out",
-            str(out),
-        ]
-    )
+    run_cli("round-robin", out, "--seeds", "2")
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [(r["seed"], r["day"], r["task"]) for r in rows] == [
         (0, 1, 1),
@@ -259,33 +247,11 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
     import re
     import signal
 
-    from replay_gym.__main__ import main
-
-    def cli(out):
-        return [
-            "run",
-            "--condition",
-            "regression",
-            "--preset",
-            "smoke",
-            "--out",
-            str(out),
-            "--env.scenario",
-            "class-incremental",
-            "--env.days",
-            "2",
-            "--env.data.train-per-class",
-            "20",
-            "--threads",
-            "1",
-            "--no-progress",
-        ]
-
     def outputs(out):
         results = re.sub(r'"wall_time": [-+0-9.e]+', "", (out / "results.jsonl").read_text())
         return results, (out / "steps.jsonl").read_text()
 
-    main(cli(tmp_path / "reference"))
+    run_cli("regression", tmp_path / "reference")
     original, calls = ReplaySelectionEnv._replay, {"n": 0}
 
     def replay(self, *args):
@@ -296,7 +262,7 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
 
     monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
     with pytest.raises(SystemExit) as stopped:  # the CLI turns RunInterrupted into an exit
-        main(cli(tmp_path / "run"))
+        run_cli("regression", tmp_path / "run")
     assert stopped.value.code == 128 + signal.SIGTERM
     assert "seed 0, day 2, night step 3" in capsys.readouterr().err
     monkeypatch.undo()
