@@ -239,6 +239,16 @@ class EnvConfig:
     real_days: int | None = None
     """Days that train on real images; ``None``: all. Later days are filled with generative
     replay from the sampler fitted after the last real day (the "continuous" condition)."""
+    scenario: str = "paper"
+    """Which classes a course trains, replays and tests on which day: ``paper`` (every class
+    every day, as in the paper) or ``class-incremental`` (classes arrive in tasks; see the
+    module replay_gym.scenarios). Any name registered with ``register_scenario`` works too."""
+    classes_per_task: int = 2
+    """Class-incremental: new classes per task; must divide data.n_classes (the paper scenario
+    ignores it)."""
+    days_per_task: int | None = None
+    """Class-incremental: days of real training per task; ``None``: days / tasks. The course
+    then has tasks x days_per_task days, which must equal days (ignored by ``paper``)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -256,6 +266,14 @@ class EnvConfig:
             _positive("steps_per_night", self.steps_per_night)
         if self.real_days is not None and not 1 <= self.real_days <= self.days:
             raise ValueError(f"real_days must be in 1..days={self.days}, got {self.real_days}")
+        _positive("classes_per_task", self.classes_per_task)
+        if self.days_per_task is not None:
+            _positive("days_per_task", self.days_per_task)
+        # The scenario checks the settings it reads (registered scenarios are looked up lazily:
+        # replay_gym.scenarios imports this module).
+        from replay_gym.scenarios import make_scenario
+
+        make_scenario(self)
 
     @property
     def samples_per_class(self) -> int:

@@ -78,6 +78,19 @@ BAD_SETTINGS = [
     ({"steps_per_night": 2.5}, r"steps_per_night must be an integer \(int\) or None, got 2\.5"),
     ({"steps_per_night": 0}, r"steps_per_night must be positive"),
     ({"real_days": 5}, r"real_days must be in 1\.\.days=3"),
+    ({"scenario": "nope"}, r"unknown scenario 'nope' \(scenario\); registered: class-incr"),
+    ({"scenario": 3}, r"scenario must be a string \(str\), got 3 \(int\)"),
+    ({"scenario": "class-incremental"}, r"days=3 must be a multiple of the 2 tasks"),
+    ({"classes_per_task": 0}, r"classes_per_task must be positive"),
+    (
+        {"classes_per_task": 3, "scenario": "class-incremental"},
+        r"classes_per_task=3 must divide data\.n_classes=4",
+    ),
+    ({"days_per_task": 0}, r"days_per_task must be positive"),
+    (
+        {"days_per_task": 2, "scenario": "class-incremental"},
+        r"days=3 must equal 2 tasks x days_per_task=2 = 4",
+    ),
     ({"learner": 3}, r"override 'learner' must be a dict or a learner config"),
     ({"learner": {"nope": 1}}, r"learner has no setting\(s\) \['nope'\]"),
     ({"learnig_rate": 1e-3}, r"override 'learnig_rate' is not a setting"),
@@ -133,6 +146,13 @@ def said(exit_info, capsys):
         (["--env.data.classes", "a", "b"], r"data\.classes names 2 classes"),
         (["--env.sampler.samples-per-class", "0"], r"sampler\.samples_per_class must be pos"),
         (["--env.replay-layer", "7"], r"replay_layer must be 1-5"),
+        (["--env.scenario", "nope"], r"unknown scenario 'nope' \(scenario\); registered: "),
+        (["--env.scenario", "class-incremental"], r"days=3 must be a multiple of the 2 tasks"),
+        (
+            ["--env.scenario", "class-incremental", "--env.days", "2"]
+            + ["--env.classes-per-task", "3"],
+            r"classes_per_task=3 must divide data\.n_classes=4",
+        ),
     ],
 )
 def test_the_same_checks_reach_the_cli_flags(nothing_loads, tmp_path, capsys, flags, message):
