@@ -122,8 +122,20 @@ def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
     except FileNotFoundError:
         return False
     wanted = json.loads(json.dumps(config_to_dict(env)))
-    same_env = _run_relevant(config["env"]) == _run_relevant(wanted)
+    recorded = _with_defaults(config["env"], json.loads(json.dumps(config_to_dict(EnvConfig()))))
+    same_env = _run_relevant(recorded) == _run_relevant(wanted)
     return same_env and config["seeds"] == list(seeds) and (run_dir / "results.jsonl").exists()
+
+
+def _with_defaults(recorded: dict, defaults: dict) -> dict:
+    """``recorded`` with settings added since it was written set to their defaults."""
+    out = dict(recorded)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _with_defaults(out[key], value)
+    return out
 
 
 def _run_relevant(env: dict) -> dict:

@@ -100,3 +100,18 @@ def test_reusable_ignores_factors_of_blocks_the_run_does_not_replay_from(tmp_pat
     assert not reusable(tmp_path / "r", [0], replay_block)
     assert not reusable(tmp_path / "r", [1], env)
     assert not reusable(tmp_path / "nowhere", [0], env)
+
+
+def test_reusable_fills_settings_added_since_the_run_with_their_defaults(tmp_path):
+    """A run recorded before a setting existed matches when the setting is at its default."""
+    from replay_gym.analysis import reusable
+
+    env = apply_overrides(preset("smoke"), days=1)
+    run_or_reuse(RunArgs(condition="none", preset="smoke", out=tmp_path / "r", env=env,
+                         progress=False))  # fmt: skip
+    path = tmp_path / "r" / "config.json"
+    config = json.loads(path.read_text())
+    del config["env"]["scenario"], config["env"]["sampler"]["fit_on"]  # an older run
+    path.write_text(json.dumps(config))
+    assert reusable(tmp_path / "r", [0], env)
+    assert not reusable(tmp_path / "r", [0], apply_overrides(env, fit_on="clean"))
