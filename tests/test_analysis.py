@@ -115,3 +115,15 @@ def test_reusable_fills_settings_added_since_the_run_with_their_defaults(tmp_pat
     path.write_text(json.dumps(config))
     assert reusable(tmp_path / "r", [0], env)
     assert not reusable(tmp_path / "r", [0], apply_overrides(env, fit_on="clean"))
+
+
+def test_factors_of_other_blocks_do_not_change_a_run(tmp_path):
+    """What lets reuse ignore them: a generative course replaying at block 4 is the same."""
+    records = []
+    for i, factors in enumerate(((4, 4, 2, 1, 1), (1, 1, 1, 1, 1))):
+        env = apply_overrides(preset("smoke"), days=2, downsample=factors)
+        args = RunArgs(condition="generative", preset="smoke", out=tmp_path / str(i), env=env,
+                       progress=False)  # fmt: skip
+        records.append([{k: v for k, v in r.items() if k != "wall_time"}
+                        for r in run_or_reuse(args)])  # fmt: skip
+    assert records[0] == records[1]
