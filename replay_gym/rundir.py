@@ -68,6 +68,22 @@ class RunInterrupted(RuntimeError):
         self.signum = signum
         self.exit_code = 128 + signum
 
+    @classmethod
+    def at(cls, signum: int, where: str, saved: str, resume: str) -> RunInterrupted:
+        """The one line every command prints when a signal stopped it.
+
+        Args:
+            signum: The signal.
+            where: Where it stopped (``"seed 0, day 2, night step 7"``).
+            saved: What was written (``"checkpoint written"``).
+            resume: How to continue (a command).
+
+        Returns:
+            ``stopped by SIGTERM at WHERE (SAVED); resume with: RESUME``, as an exception.
+        """
+        name = signal.Signals(signum).name
+        return cls(f"stopped by {name} at {where} ({saved}); resume with: {resume}", signum)
+
 
 class RunFailed(RuntimeError):
     """An operating-system error (a full disk, say) stopped the run; its checkpoint is kept."""
