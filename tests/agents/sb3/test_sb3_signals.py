@@ -166,3 +166,23 @@ def test_sigterm_to_the_whole_job_with_subprocess_workers(tmp_path, checkout_env
     step, latest = list_checkpoints(folder)[-1]
     assert step % 16 == 0 and read_sidecar(latest / MODEL_FILE)["num_timesteps"] == step
     assert read_sidecar(model)["num_timesteps"] == step
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_stops_busy_workers_at_once():
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from replay_gym.agents.sb3.train import _stop_workers
+
+    def slow_env():  # every step takes a minute
+        return gym.wrappers.TransformReward(gym.make("CartPole-v1"), lambda r: time.sleep(60) or r)
+
+    venv = SubprocVecEnv([slow_env])
+    venv.reset()
+    venv.step_async(np.array([0]))
+    started = time.monotonic()
+    _stop_workers(venv)
+    assert time.monotonic() - started < 30
+    assert venv.closed and not any(p.is_alive() for p in venv.processes)
+    venv.close()  # nothing is left to close, and nothing waits for the step
