@@ -15,7 +15,6 @@ import numpy as np
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs, run
-from replay_gym.statefile import atomic_write
 
 
 def load_records(run_dir: Path) -> list[dict]:
@@ -103,12 +102,6 @@ def markdown(rows: list[dict], header: str, first: str = "condition") -> str:
         cells = ["–" if row[key] is None else format(row[key], spec) for _, key, spec in COLUMNS]
         lines.append("| " + " | ".join([str(row[first]), *cells]) + " |")
     return "\n".join(lines) + "\n"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` via a temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from replay_gym.analysis import fig3c, markdown, run_or_reuse, summarise, write_text_atomic
+from replay_gym.analysis import fig3c, markdown, run_or_reuse, summarise
 from replay_gym.config import apply_overrides, preset
 from replay_gym.runner import RunArgs
 
@@ -60,11 +60,6 @@ def test_summarise_and_markdown():
     assert table.startswith("header\n") and "| mine | 0.680 | 0.050 |" in table
     assert "| acc after day 1 (before night) | acc after night 1 |" in table
     assert "| 0.450 | 0.580 |" in table
-
-
-def test_write_text_atomic_leaves_no_temporary_file(tmp_path):
-    write_text_atomic(tmp_path / "a" / "b.txt", "x")
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.txt"]
 
 
 def test_run_or_reuse_reruns_only_when_settings_differ(tmp_path):
