@@ -78,3 +78,13 @@ def test_run_or_reuse_reruns_only_when_settings_differ(tmp_path):
     )
     assert len(run_or_reuse(changed)) == 2
     assert json.loads((tmp_path / "r" / "config.json").read_text())["env"]["days"] == 2
+
+
+def test_read_json_names_a_file_that_is_not_json(tmp_path):
+    from replay_gym.analysis import read_json
+
+    (tmp_path / "ok.json").write_text('{"a": [1, 2]}')
+    assert read_json(tmp_path / "ok.json") == {"a": [1, 2]}
+    (tmp_path / "bad.json").write_bytes(b"\x80\x04not json")
+    with pytest.raises(ValueError, match=f"cannot read {tmp_path / 'bad.json'} as JSON"):
+        read_json(tmp_path / "bad.json")

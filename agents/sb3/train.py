@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import signal
 import warnings
 from pathlib import Path
@@ -39,8 +40,10 @@ from replay_gym.agents.sb3.loading import (
     warn_config_differences,
 )
 from replay_gym.agents.sb3.saving import TrainingRecord, model_metadata, save_model
-from replay_gym.config import EnvConfig
+from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.provenance import replay_gym_version
 from replay_gym.rundir import RunInterrupted, StopSignals
+from replay_gym.statefile import differences
 
 __all__ = ["TorchThreads", "make_vec_env", "saved_hyperparameters", "train_sb3", "worker_threads"]
 
@@ -156,8 +159,8 @@ def train_sb3(args: TrainSB3Args) -> Path:
     args.validate()
     point = resume_point(args.resume) if args.resume is not None else None
     saved = read_model(point.model) if point is not None else None
-    if point is not None:
-        _check_resumed_checkpoint(args, point)
+    if point is not None and saved is not None:
+        _check_resumed_checkpoint(args, point, saved)
     steps = _steps_to_train(args, saved)
     previous_threads = torch.get_num_threads()
     main_threads = 1 if args.vec_env == "subproc" else (args.threads or previous_threads)
@@ -298,9 +301,32 @@ def _steps_to_train(args: TrainSB3Args, saved: SavedModel | None) -> int:
     )
 
 
-def _check_resumed_checkpoint(args: TrainSB3Args, point: ResumePoint) -> None:
-    """Refuse to resume an older checkpoint into a folder that holds newer ones."""
-    if point.checkpoint is None or not args.checkpoint_every:
+def _check_resumed_checkpoint(args: TrainSB3Args, point: ResumePoint, saved: SavedModel) -> None:
+    """Refuse a checkpoint that this run cannot continue, naming why.
+
+    A checkpoint continues the run that wrote it: another replay-gym version or other
+    environment settings are refused (a bare model file may be trained further on other
+    settings, with a warning), and so is an older checkpoint resumed into a folder that holds
+    newer ones.
+    """
+    if point.checkpoint is None:
+        return
+    meta = saved.sidecar or {}
+    version = meta.get("replay_gym_version")
+    if version != replay_gym_version():
+        raise ValueError(
+            f"resume: {point.checkpoint} was written by replay-gym {version}, this is "
+            f"{replay_gym_version()}; continue it with that version, or train its model "
+            f"further: --resume {point.model}"
+        )
+    changed = differences(meta.get("env"), json.loads(json.dumps(config_to_dict(args.env))))
+    if changed:
+        raise ValueError(
+            f"resume: {point.checkpoint} was trained with other environment settings: "
+            f"{'; '.join(changed)}. Continue it with its own settings, or train its model "
+            f"further on these: --resume {point.model}"
+        )
+    if not args.checkpoint_every:
         return
     if point.checkpoint.parent.resolve() != args.checkpoints.resolve():
         return
