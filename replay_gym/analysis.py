@@ -15,12 +15,32 @@ import numpy as np
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs, run
-from replay_gym.statefile import atomic_write
+
+
+def read_json(path: Path) -> object:
+    """The JSON value in ``path``.
+
+    Raises:
+        ValueError: the file is not UTF-8 JSON (a pickle, say: it is never unpickled); the
+            message names the file.
+    """
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {path} as JSON: {error}") from error
 
 
 def load_records(run_dir: Path) -> list[dict]:
-    """The per-day records of a finished run."""
-    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    """The per-day records of a finished run.
+
+    Raises:
+        ValueError: ``results.jsonl`` is not UTF-8 JSON lines; the message names it.
+    """
+    path = run_dir / "results.jsonl"
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {path} as JSON lines: {error}") from error
 
 
 def fig3c(records: list[dict]) -> dict:
@@ -105,12 +125,6 @@ def markdown(rows: list[dict], header: str, first: str = "condition") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` via a temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
 def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
     """``run_dir`` holds a finished run made with these seeds and the same settings.
 
@@ -118,7 +132,7 @@ def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
     does not replay from (the sampler is fitted at ``replay_layer`` only).
     """
     try:
-        config = json.loads((run_dir / "config.json").read_text())
+        config = read_json(run_dir / "config.json")
     except FileNotFoundError:
         return False
     wanted = json.loads(json.dumps(config_to_dict(env)))

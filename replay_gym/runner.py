@@ -289,11 +289,7 @@ def run(args: RunArgs, *, stream: TextIO | None = None) -> list[dict[str, Any]]:
     except StopRequested as where:
         rundir.close()
         signum = stop.signum or signal.SIGINT
-        raise RunInterrupted(
-            f"stopped by {signal.Signals(signum).name} at {where} (checkpoint written); "
-            f"resume with: {rundir.command}",
-            signum,
-        ) from None
+        raise RunInterrupted.at(signum, str(where), "checkpoint written", rundir.command) from None
     except BaseException as error:
         hint = rundir.abandon()
         if hint is None:  # nothing was checkpointed, and nothing is left behind

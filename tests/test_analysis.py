@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from replay_gym.analysis import fig3c, markdown, run_or_reuse, summarise, write_text_atomic
+from replay_gym.analysis import fig3c, markdown, run_or_reuse, summarise
 from replay_gym.config import apply_overrides, preset
 from replay_gym.runner import RunArgs
 
@@ -60,11 +60,6 @@ def test_summarise_and_markdown():
     assert table.startswith("header\n") and "| mine | 0.680 | 0.050 |" in table
     assert "| acc after day 1 (before night) | acc after night 1 |" in table
     assert "| 0.450 | 0.580 |" in table
-
-
-def test_write_text_atomic_leaves_no_temporary_file(tmp_path):
-    write_text_atomic(tmp_path / "a" / "b.txt", "x")
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.txt"]
 
 
 def test_run_or_reuse_reruns_only_when_settings_differ(tmp_path):
@@ -127,3 +122,13 @@ def test_factors_of_other_blocks_do_not_change_a_run(tmp_path):
         records.append([{k: v for k, v in r.items() if k != "wall_time"}
                         for r in run_or_reuse(args)])  # fmt: skip
     assert records[0] == records[1]
+
+
+def test_read_json_names_a_file_that_is_not_json(tmp_path):
+    from replay_gym.analysis import read_json
+
+    (tmp_path / "ok.json").write_text('{"a": [1, 2]}')
+    assert read_json(tmp_path / "ok.json") == {"a": [1, 2]}
+    (tmp_path / "bad.json").write_bytes(b"\x80\x04not json")
+    with pytest.raises(ValueError, match=f"cannot read {tmp_path / 'bad.json'} as JSON"):
+        read_json(tmp_path / "bad.json")

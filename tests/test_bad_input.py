@@ -269,3 +269,36 @@ def test_divergence_names_the_day_and_the_class(monkeypatch):
     monkeypatch.setattr(inner.learner, "train_day", lambda *args: 0.0)  # speed: no training
     with pytest.raises(LearnerDivergedError, match=r"diverged on day 2 .*class\(es\) proto-001 "):
         inner.end_night()
+
+
+def test_every_row_of_the_readme_table_names_tests_that_exist():
+    """Each row of README's "Bad input" table names tests, and every one of them exists.
+
+    A bare test name is in the file named before it in its row (a row that starts with "same":
+    or in the previous row), else in this file.
+    """
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text()
+    table = readme.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 15
+    current = Path(__file__)
+    for row in rows[1:]:  # the header row names the columns
+        cell = row.rstrip(" |").rsplit(" | ", 1)[1]
+        names = [n for n in re.findall(r"`([^`]+)`", cell) if n.startswith(("test_", "tests/"))]
+        assert names or cell.startswith("same"), f"row without a test: {row}"
+        if not cell.startswith("same"):
+            current = Path(__file__)
+        for name in names:
+            path, _, test = name.partition("::")
+            if path.endswith(".py"):
+                current = repo / path
+                assert current.is_file(), f"{path} (named in: {row})"
+            else:
+                test = name
+            if test:
+                assert re.search(rf"^def {re.escape(test)}\(", current.read_text(), re.M), (
+                    f"{test} is not in {current.relative_to(repo)} (named in: {row})"
+                )

@@ -39,7 +39,8 @@ from scipy import stats
 
 import replay_gym  # noqa: F401  (registers the env)
 from replay_gym.agents import make_selector
-from replay_gym.analysis import load_records, run_or_reuse, write_text_atomic
+from replay_gym.analysis import load_records, run_or_reuse
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import N_BLOCKS, apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.envs.replay_select import ReplaySelectionEnv
@@ -258,12 +259,12 @@ def main(
             started = time.perf_counter()
             data = branches(env_config, seed, branch_days, key)
             data["seconds"] = time.perf_counter() - started
-            write_text_atomic(path, json.dumps(data, indent=1))
+            atomic_write_text(path, json.dumps(data, indent=1))
             print(f"branches seed {seed}: {data['branches']}", flush=True)
     for seed in seeds:
         path = out / "fidelity" / f"seed_{seed}.json"
         if not path.exists():
-            write_text_atomic(path, json.dumps(fidelity(env_config, seed), indent=1))
+            atomic_write_text(path, json.dumps(fidelity(env_config, seed), indent=1))
             print(f"fidelity seed {seed} done", flush=True)
     for condition in COURSES:
         for seed in seeds:
@@ -278,8 +279,8 @@ def main(
         f"Preset `{preset}`, seeds {list(seeds)}, {days} days, replay at block "
         f"{env_config.replay_layer}, {env_config.night_length} steps per night; {split} split."
     )
-    write_text_atomic(out / "acceptance.json", json.dumps(result, indent=1))
-    write_text_atomic(out / "acceptance.md", markdown(result, header))
+    atomic_write_text(out / "acceptance.json", json.dumps(result, indent=1))
+    atomic_write_text(out / "acceptance.md", markdown(result, header))
     print(markdown(result, header))
     return result
 

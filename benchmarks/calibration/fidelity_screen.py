@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.fidelity import fidelity_along_course
@@ -128,12 +128,12 @@ def main(
             results.append(json.loads(path.read_text()))
             continue
         result = {"config": config_to_dict(env_config), **screen_seed(env_config, seed, days)}
-        write_text_atomic(path, json.dumps(result, indent=1))
+        atomic_write_text(path, json.dumps(result, indent=1))
         results.append(result)
         print(f"fidelity screen seed {seed} done", flush=True)
     rows = summarise(results)
     chosen = choose(rows)
-    write_text_atomic(
+    atomic_write_text(
         out / "fidelity_screen.json",
         json.dumps(
             {
@@ -145,7 +145,7 @@ def main(
             indent=1,
         ),
     )
-    write_text_atomic(out / "fidelity_screen.md", table(rows, chosen, list(seeds), days))
+    atomic_write_text(out / "fidelity_screen.md", table(rows, chosen, list(seeds), days))
     print(table(rows, chosen, list(seeds), days))
 
 

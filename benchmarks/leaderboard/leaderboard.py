@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
 from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
 from replay_gym.sweep.backends import run_cell
@@ -219,10 +219,10 @@ def build(out: Path, presets: tuple[str, ...]) -> str:
     boards = [board_table(out, preset) for preset in presets]
     complete = [b for b in boards if b["rows"]]
     overall = aggregate(complete)
-    write_text_atomic(out / "leaderboard.json", json.dumps(
+    atomic_write_text(out / "leaderboard.json", json.dumps(
         {"boards": boards, "overall": overall}, indent=1, default=float))  # fmt: skip
     text = markdown(boards, overall)
-    write_text_atomic(out / "leaderboard.md", text)
+    atomic_write_text(out / "leaderboard.md", text)
     return text
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.results import class_table, find_run_dirs, load_runs, per_seed
 from replay_gym.stats import (
     linear_regression,
@@ -334,11 +334,11 @@ def main(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> None:
         long: Days of the F2-F5 courses (days30.toml).
     """
     findings = analyse(runs, seeds, short, long)
-    write_text_atomic(
+    atomic_write_text(
         runs / "findings.json", json.dumps([f.__dict__ for f in findings], indent=1, default=str)
     )
     text = table(findings, runs, seeds)
-    write_text_atomic(runs / "findings.md", text)
+    atomic_write_text(runs / "findings.md", text)
     print(text)
 
 

@@ -21,12 +21,14 @@ from typing import Annotated
 import torch
 import tyro
 
-from replay_gym.atomic import atomic_write
+from replay_gym.atomic import atomic_write, atomic_write_text
 from replay_gym.config import LearnerConfig
 from replay_gym.data.prototypes import prototype_splits
 from replay_gym.learner.cortex import Learner
 from replay_gym.learner.weights import EMBEDDED_WEIGHTS
 from replay_gym.metrics import overall_accuracy
+from replay_gym.rundir import check_writable
+from replay_gym.validation import check_fields, require
 
 BASE_FIRST_CLASS = 1000
 """Base categories start at this class index; the new categories use 0, 1, ..."""
@@ -67,6 +69,9 @@ class PretrainArgs:
     seed: int = 0
     """Seed of the base data and the initial weights."""
 
+    def __post_init__(self) -> None:
+        check_fields(self)  # types (finite floats, integers not rounded); a string out a path
+
     def validate(self) -> None:
         """Check every field and the output path.
 
@@ -78,9 +83,11 @@ class PretrainArgs:
         for name in ("n_classes", "train_per_class", "val_per_class", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require(self.lr > 0, "lr", "positive", self.lr)
         LearnerConfig(widths=self.widths, input_size=self.input_size, weights="none").validate()
         if self.out.is_dir():
             raise ValueError(f"out {self.out} is a folder; give the state dict's file name")
+        check_writable(self.out, f"out {self.out}")
         if self.overwrite:
             return
         shipped = self.out.resolve() == EMBEDDED_WEIGHTS.resolve()
@@ -139,5 +146,5 @@ def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
     }
     text = json.dumps(meta, indent=2)
     atomic_write(args.out, lambda tmp: torch.save(features, tmp))
-    atomic_write(args.out.with_suffix(".json"), lambda tmp: tmp.write_text(text))
+    atomic_write_text(args.out.with_suffix(".json"), text)
     return meta

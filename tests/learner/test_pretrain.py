@@ -64,6 +64,29 @@ def test_bad_settings_are_named(tmp_path):
         tiny(tmp_path).validate()
 
 
+def test_bad_types_are_refused_when_built(tmp_path):
+    with pytest.raises(ValueError, match=r"lr must be a finite number \(float\), got inf"):
+        PretrainArgs(lr=float("inf"))
+    with pytest.raises(ValueError, match=r"epochs must be an integer \(int\), got 1.5"):
+        PretrainArgs(epochs=1.5)
+    with pytest.raises(ValueError, match="lr must be positive, got 0.0"):
+        PretrainArgs(lr=0.0).validate()
+    assert PretrainArgs(out=str(tmp_path / "b.pt")).out == tmp_path / "b.pt"
+
+
+def test_an_unwritable_out_is_refused_before_training(tmp_path, monkeypatch):
+    import replay_gym.learner.pretrain as module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("pretraining started")
+
+    monkeypatch.setattr(module, "prototype_splits", no_work)
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "base.pt"
+    with pytest.raises(ValueError, match=f"out {out}: {tmp_path / 'file'} is a file, not a folder"):
+        pretrain(PretrainArgs(out=out), log=False)
+
+
 def test_help_quotes_the_epsilon_it_uses(capsys):
     from replay_gym.__main__ import main
 
