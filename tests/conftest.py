@@ -65,6 +65,8 @@ def evil_torch_file(plant: Plant) -> bytes:
     buffer = io.BytesIO()
     torch.save({"features.0.weight": plant}, buffer)
     return buffer.getvalue()
+
+
 RECORD_DEFAULTS = {
     "real_images": True,
     "day_loss": 1.0,
@@ -125,10 +127,21 @@ def make_run():
     return make
 
 
+def _with_torch_threads(count: int):
+    """Set torch's intra-op threads to ``count`` for the test, then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def one_thread():
     """Run the test with one torch thread (fast on a busy machine), then restore the count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from _with_torch_threads(1)
+
+
+@pytest.fixture
+def two_threads():
+    """Run the test with two torch threads (to see that something sets fewer), then restore."""
+    yield from _with_torch_threads(2)
