@@ -70,10 +70,10 @@ class LearnerConfig:
     A device this machine does not have is refused, with the list of those it has."""
     adam_fused: bool = False
     """Run Adam's update as torch's fused kernel (``torch.optim.Adam(fused=True)``) instead of
-    its loop over tensors: the same formula, 4-5x faster (about a sixth of a default night
-    step), equal to the loop's weights within float rounding (the last bits differ, as with
-    another thread count). Off by default so that the committed results reproduce bit for bit;
-    on for long RL training (see README, "RL training throughput")."""
+    its loop over tensors: the same formula, 3-5x faster (the loop takes about a sixth of a
+    default night step), the weights equal to the loop's within float rounding (the last bits
+    differ, as with another thread count). Off by default so that the committed results
+    reproduce bit for bit; on for long RL training (README, "RL training throughput")."""
     compile: bool = False
     """Compile the network above the replay layer with ``torch.compile`` for the night's
     validation and test forward passes (cached activations in, predictions out). The training
