@@ -131,13 +131,24 @@ def make_run():
     return make
 
 
+def _with_torch_threads(count: int):
+    """Set torch's intra-op threads to ``count`` for the test, then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def one_thread():
     """Run the test with one torch thread (fast on a busy machine), then restore the count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from _with_torch_threads(1)
+
+
+@pytest.fixture
+def two_threads():
+    """Run the test with two torch threads (to see that something sets fewer), then restore."""
+    yield from _with_torch_threads(2)
 
 
 @pytest.fixture

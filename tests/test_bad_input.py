@@ -47,6 +47,8 @@ BAD_SETTINGS = [
     ({"hflip": 1}, r"learner\.hflip must be True or False \(bool\), got 1 \(int\)"),
     ({"device": "cuda:64"}, r"learner\.device='cuda:64' .*; devices here: auto, cpu"),
     ({"device": "gpu"}, r"learner\.device='gpu' is not a device .*; devices here: auto, cpu"),
+    ({"adam_fused": 1}, r"learner\.adam_fused must be True or False \(bool\), got 1 \(int\)"),
+    ({"compile": "yes"}, r"learner\.compile must be True or False \(bool\), got 'yes'"),
     # DataConfig
     ({"source": "imagenet"}, r"data\.source must be one of 'prototypes', 'folders'"),
     ({"root": ""}, r"data\.root must be a folder or None"),

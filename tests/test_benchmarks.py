@@ -109,3 +109,51 @@ def test_fidelity_screen_chooses_the_largest_passing_factor(load_script):
         (1, 1, True), (1, 2, False), (1, 4, False), (2, 1, False)
     ]
     assert screen.choose(rows) == {1: 1, 2: None}
+
+
+@pytest.mark.slow
+def test_bench_throughput_writes_every_section(tmp_path, load_script, monkeypatch):
+    module = load_script("benchmarks/bench_throughput.py")
+    # Compiling is tested in tests/learner; here the compiled variant is dropped, as on a
+    # machine without a C++ compiler, and the run says why.
+    monkeypatch.setattr(module, "compile_unavailable", lambda device: "no compiler (test)")
+    tiny = ("steps_per_night=6", "weights=none", "augment=false", "train_per_class=8",
+            "val_per_class=4", "test_per_class=4")  # fmt: skip
+    result = module.main(
+        preset="smoke", override=tiny, nights=1, layers=(4,), layer_steps=2, matmul_size=64,
+        matmul_repeats=2, variants=("eager", "compiled", "adam_fused"), out=tmp_path,
+    )  # fmt: skip
+    assert json.loads((tmp_path / "throughput.json").read_text()) == result
+    assert result["settings"]["override"] == list(tiny) and result["matmul_gflops"] > 0
+    assert set(result["single"]) == {"eager", "adam_fused"}
+    assert result["settings"]["compile_unavailable"] == "no compiler (test)"
+    runs = [(1, run) for run in result["single"].values()]
+    runs += [(2, run) for run in result["vector"].values()]
+    for n_envs, run in runs:  # one night each: every env's last step ended it
+        assert run["steps"] == run["night_steps"] + n_envs == n_envs * 6
+        assert run["steps_per_s"] > 0 and run["median_night_step_ms"] > 0
+    assert {"sync2", "async2"} <= set(result["vector"])
+    assert result["vector"]["async2"]["worker_threads"] == [1, 1]
+    assert result["speedups_over_one_eager_env"]["single_eager"] == 1.0
+    (row,) = result["layers"]
+    assert row["layer"] == 4 and row["flops"] > 0
+    assert row["limit_ms"] == pytest.approx(1e3 * row["flops"] / (result["matmul_gflops"] * 1e9))
+    for variant in row["variants"].values():
+        ratio = variant["median_step_ms"] / row["limit_ms"]
+        assert variant["ratio_to_limit"] == pytest.approx(ratio)
+    assert result["targets"][0]["target"].startswith("AsyncVectorEnv(2)")
+    assert result["ppo"] is None
+    table = (tmp_path / "throughput.md").read_text()
+    assert "| one env, adam_fused |" in table and "| AsyncVectorEnv(2), 1 thread each |" in table
+    assert "| 4 | " in table
+
+
+def test_bench_throughput_refuses_bad_settings(tmp_path, load_script):
+    module = load_script("benchmarks/bench_throughput.py")
+    with pytest.raises(ValueError, match="variants must start with 'eager'"):
+        module.main(preset="smoke", variants=("compiled",), out=tmp_path)
+    with pytest.raises(ValueError, match=r"nights must be in 1\.\.2"):
+        module.main(preset="smoke", nights=3, out=tmp_path)
+    with pytest.raises(ValueError, match="layer_steps=18 does not fit a night of 20 steps"):
+        module.main(preset="smoke", layer_steps=18, out=tmp_path)
+    assert not (tmp_path / "throughput.json").exists()
