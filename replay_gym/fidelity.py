@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from replay_gym.config import N_BLOCKS
+from replay_gym.config import N_BLOCKS, SamplerConfig
 from replay_gym.samplers import make_sampler
 
 __all__ = ["SampleFidelity", "sample_fidelity"]
@@ -40,7 +40,12 @@ class SampleFidelity:
 
 
 def sample_fidelity(
-    env: object, layer: int, *, seed: int = 0, samples_per_class: int | None = None
+    env: object,
+    layer: int,
+    *,
+    seed: int = 0,
+    samples_per_class: int | None = None,
+    sampler: SamplerConfig | None = None,
 ) -> SampleFidelity:
     """Fit the env's kind of sampler at ``layer`` to the last real day's activations and compare.
 
@@ -54,24 +59,31 @@ def sample_fidelity(
         layer: Max-pool block 1-5.
         seed: Seed of the generator the samples are drawn with.
         samples_per_class: Samples per class; default the env's night (``samples_per_class``).
+        sampler: Sampler settings to judge instead of the env's (e.g. another down-sampling
+            factor while calibrating); the env's own sampler is never touched.
 
     Raises:
         ValueError: If ``layer`` is not 1-5 or the sampler settings do not fit that layer.
+        TypeError: If ``sampler`` is not a :class:`SamplerConfig`.
     """
     base = getattr(env, "unwrapped", env)
     if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= N_BLOCKS:
         raise ValueError(f"layer must be a max-pool block 1-{N_BLOCKS}, got {layer!r}")
     config = base.config
-    config.sampler.validate(config.learner, layer)
+    if sampler is None:
+        sampler = config.sampler
+    elif not isinstance(sampler, SamplerConfig):
+        raise TypeError(f"sampler must be a SamplerConfig, got {type(sampler).__name__}")
+    sampler.validate(config.learner, layer)
     activations, labels = base.day_activations(layer)
-    sampler = make_sampler(config.sampler, layer)
-    sampler.bind(base.learner, layer)
-    sampler.fit(activations, labels, base.n_classes, torch.Generator().manual_seed(seed))
+    fitted = make_sampler(sampler, layer)
+    fitted.bind(base.learner, layer)
+    fitted.fit(activations, labels, base.n_classes, torch.Generator().manual_seed(seed))
     generator = torch.Generator().manual_seed(seed)
-    samples, sample_labels = sampler.sample_night(
+    samples, sample_labels = fitted.sample_night(
         samples_per_class or config.samples_per_class, generator
     )
-    samples = sampler.finish_batch(samples, sample_labels)
+    samples = fitted.finish_batch(samples, sample_labels)
     real = _accuracy(base.learner.predict_from(activations, layer), labels)
     fake = _accuracy(base.learner.predict_from(samples, layer), sample_labels)
     return SampleFidelity(layer=layer, real_accuracy=real, sample_accuracy=fake)

@@ -3,6 +3,7 @@
 import importlib.util
 import io
 import pickle
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ def load_script():
         path = REPO / relative
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while defining
         spec.loader.exec_module(module)
         return module
 

@@ -63,7 +63,7 @@ BAD_SETTINGS = [
     ({"test_per_class": 2.5}, r"data\.test_per_class must be an integer \(int\), got 2\.5"),
     ({"seed": -1}, r"data\.seed must be >= 0"),
     # SamplerConfig
-    ({"kind": "nope"}, r"unknown sampler kind 'nope' \(sampler\.kind\); registered: gaussian"),
+    ({"kind": "nope"}, r"unknown sampler kind 'nope' \(sampler\.kind\); registered: cvae, cvae"),
     ({"kind": ""}, r"sampler\.kind must be a registered sampler name"),
     ({"downsample": (4, 4, 2, 2)}, r"sampler\.downsample must be a tuple of 5 integers"),
     ({"downsample": (4, 4, 3, 2, 1), "replay_layer": 3}, r"sampler\.downsample\[2\]=3 does not"),
@@ -76,6 +76,7 @@ BAD_SETTINGS = [
     ({"recall": 3}, r"sampler\.recall must be a RecallConfig, got 3 \(int\)"),
     ({"kind": "recall", "replay_layer": 5, "recall": {"tv_weight": 1.0}},
      r"sampler\.recall\.tv_weight=1\.0 but the replay layer's map is 1x1"),
+    ({"fit_on": "raw"}, r"sampler\.fit_on must be one of 'augmented', 'clean', got 'raw'"),
     # EnvConfig
     ({"days": 1.5}, r"days must be an integer \(int\), got 1\.5 \(float\)"),
     ({"days": 0}, r"days must be positive"),
@@ -246,15 +247,14 @@ def test_divergence_names_the_day_and_the_class(monkeypatch):
                    val_per_class=2, test_per_class=2, hidden=16, days=2)  # fmt: skip
     env.reset(seed=0)
     inner = env.unwrapped
-    real = inner.learner.activations
+    real = inner.learner.view_activations  # the sampler fits the day's augmented views
 
-    def poisoned(images, layer):
-        acts = real(images, layer)
-        if len(images) == len(inner.data.train_labels):  # the day's training images
-            acts[inner.data.train_labels == 1] = torch.nan
-        return acts
+    def poisoned(images, labels, views, layer):
+        acts, labels = real(images, labels, views, layer)
+        acts[labels == 1] = torch.nan
+        return acts, labels
 
-    monkeypatch.setattr(inner.learner, "activations", poisoned)
+    monkeypatch.setattr(inner.learner, "view_activations", poisoned)
     monkeypatch.setattr(inner.learner, "train_day", lambda *args: 0.0)  # speed: no training
     with pytest.raises(LearnerDivergedError, match=r"diverged on day 2 .*class\(es\) proto-001 "):
         inner.end_night()

@@ -75,3 +75,17 @@ def test_before_reset_is_refused():
 
     with pytest.raises(gym.error.ResetNeeded):
         sample_fidelity(ReplaySelectionEnv(preset="smoke"), 4)
+
+
+def test_other_sampler_settings_are_judged_without_touching_the_env(smoke_env):
+    """``sampler=`` judges a candidate (here veridical replay) and leaves the env's sampler."""
+    from replay_gym.config import SamplerConfig
+
+    before = smoke_env.config.sampler
+    result = sample_fidelity(smoke_env, 3, sampler=SamplerConfig(kind="veridical"))
+    assert result.ratio == 1.0
+    assert smoke_env.config.sampler is before
+    with pytest.raises(TypeError, match="SamplerConfig"):
+        sample_fidelity(smoke_env, 3, sampler={"kind": "veridical"})
+    with pytest.raises(ValueError, match="downsample"):
+        sample_fidelity(smoke_env, 5, sampler=SamplerConfig(downsample=(1, 1, 1, 1, 2)))
