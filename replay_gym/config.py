@@ -251,9 +251,10 @@ class RecallConfig:
     Numbers named "ARM" are the paper's CIFAR-10 values (its Table 4).
     """
 
-    steps: int = 5
-    """Gradient steps per recalled batch, S (ARM: 10; 5 keeps a night within 3x the Gaussian
-    sampler's, see benchmarks/results/samplers/)."""
+    steps: int = 4
+    """Gradient steps per recalled batch, S (ARM: 10, its ablation also 5 and 20). Each costs
+    about a third of a Gaussian night step on the default preset: 4 keeps a night within 3x the
+    Gaussian sampler's (benchmarks/results/samplers/), 10 would make it about 4.4x."""
     lr: float = 0.3
     """Step length eta_1, as a fraction of the RMS of the day's activations: each step moves a
     sample by its gradient scaled to that RMS length (ARM: plain steps of 10 on pixels in the
