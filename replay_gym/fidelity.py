@@ -52,8 +52,10 @@ def sample_fidelity(
 ) -> SampleFidelity:
     """Fit the env's kind of sampler at ``layer`` to the last real day's activations and compare.
 
-    Nothing in ``env`` changes: a fresh sampler is fitted (at the env's own layer it equals the
-    env's sampler's fit) and drawn from a generator seeded by ``seed``.
+    Nothing in ``env`` changes: a fresh sampler is fitted (for the Gaussian and veridical
+    samplers, at the env's own layer, it equals the env's sampler's fit; a sampler that learns
+    over days starts from scratch) and its fit and samples draw from generators seeded by
+    ``seed``.
 
     Args:
         env: A reset ``ReplaySelectionEnv`` (or a wrapper around one).
@@ -78,11 +80,13 @@ def sample_fidelity(
     sampler.validate(config.learner, layer)
     activations, labels = base.day_activations(layer)
     fitted = make_sampler(sampler, layer)
-    fitted.fit(activations, labels, base.n_classes)
+    fitted.bind(base.learner, layer)
+    fitted.fit(activations, labels, base.n_classes, torch.Generator().manual_seed(seed))
     generator = torch.Generator().manual_seed(seed)
     samples, sample_labels = fitted.sample_night(
         samples_per_class or config.samples_per_class, generator
     )
+    samples = fitted.finish_batch(samples, sample_labels)
     real = _accuracy(base.learner.predict_from(activations, layer), labels)
     fake = _accuracy(base.learner.predict_from(samples, layer), sample_labels)
     return SampleFidelity(layer=layer, real_accuracy=real, sample_accuracy=fake)

@@ -65,12 +65,19 @@ BAD_SETTINGS = [
     ({"test_per_class": 2.5}, r"data\.test_per_class must be an integer \(int\), got 2\.5"),
     ({"seed": -1}, r"data\.seed must be >= 0"),
     # SamplerConfig
-    ({"kind": "nope"}, r"unknown sampler kind 'nope' \(sampler\.kind\); registered: gaussian"),
+    ({"kind": "nope"}, r"unknown sampler kind 'nope' \(sampler\.kind\); registered: cvae, cvae"),
     ({"kind": ""}, r"sampler\.kind must be a registered sampler name"),
     ({"downsample": (4, 4, 2, 2)}, r"sampler\.downsample must be a tuple of 5 integers"),
     ({"downsample": (4, 4, 3, 2, 1), "replay_layer": 3}, r"sampler\.downsample\[2\]=3 does not"),
     ({"samples_per_class": 0}, r"sampler\.samples_per_class must be positive"),
     ({"samples_per_class": 1.5}, r"sampler\.samples_per_class must be an integer \(int\) or"),
+    ({"cvae": {"latent": 0}}, r"sampler\.cvae\.latent must be positive"),
+    ({"cvae": {"nope": 1}}, r"sampler\.cvae has no setting\(s\) \['nope'\]"),
+    ({"kind": "cvae-repulsion", "cvae": {"replay": False}}, r"sampler\.cvae\.repulsion needs"),
+    ({"recall": {"steps": 2.5}}, r"sampler\.recall\.steps must be an integer \(int\)"),
+    ({"recall": 3}, r"sampler\.recall must be a RecallConfig, got 3 \(int\)"),
+    ({"kind": "recall", "replay_layer": 5, "recall": {"tv_weight": 1.0}},
+     r"sampler\.recall\.tv_weight=1\.0 but the replay layer's map is 1x1"),
     ({"fit_on": "raw"}, r"sampler\.fit_on must be one of 'augmented', 'clean', got 'raw'"),
     # EnvConfig
     ({"days": 1.5}, r"days must be an integer \(int\), got 1\.5 \(float\)"),
@@ -155,6 +162,8 @@ def said(exit_info, capsys):
             + ["--env.classes-per-task", "3"],
             r"classes_per_task=3 must divide data\.n_classes=4",
         ),
+        (["--env.sampler.cvae.gating-prop", "1"], r"sampler\.cvae\.gating_prop must be in"),
+        (["--env.sampler.recall.init", "zeros"], r"--env\.sampler\.recall\.init"),
     ],
 )
 def test_the_same_checks_reach_the_cli_flags(nothing_loads, tmp_path, capsys, flags, message):

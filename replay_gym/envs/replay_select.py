@@ -201,8 +201,12 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         init_gen, self._day_gen, self._night_gen = (
             torch.Generator().manual_seed(int(s)) for s in seeds
         )
+        # Drawn after the three above, so they (and every sampler that draws nothing while
+        # fitting) are as before the sampler had its own generator.
+        self._sampler_gen = torch.Generator().manual_seed(int(self.np_random.integers(0, 2**62)))
         self.learner = Learner(self.config.learner, self.n_classes, self._base_state, init_gen)
         self.sampler = self.scenario.make_sampler(self.layer)
+        self.sampler.bind(self.learner, self.layer)
         self.day = 0
         self._done = False
         self._chi2 = float("nan")
@@ -227,6 +231,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
         Used by the paper's fixed conditions (mixed-class generative and veridical batches).
         ``activations`` has the replay layer's shape per item; ``labels`` are class indices.
+        The sampler finishes the batch first (``Sampler.finish_batch``): the recall sampler
+        optimises it against the network as it is now; the others train it as given.
         """
         self._check_running()
         expected = self.config.learner.pool_shape(self.layer)
@@ -244,7 +250,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         if labels.min() < 0 or labels.max() >= self.n_classes:
             raise ValueError(f"labels must lie in 0..{self.n_classes - 1}")
         self._check_seen(torch.unique(labels).tolist())
-        return self._replay(activations, labels)
+        return self._replay(self.sampler.finish_batch(activations, labels), labels)
 
     def end_night(self) -> tuple[np.ndarray, float, bool, bool, dict]:
         """End the current night now (no further replay) and train the next day."""
@@ -257,7 +263,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """Every sample of one full night of the paper's replay, shuffled.
 
         Gaussian sampler: ``samples_per_class`` fresh samples of every class; veridical: each
-        stored activation of the day once. Drawn with the env's night generator.
+        stored activation of the day once; recall: the starting points, each batch recalled
+        when :meth:`replay_batch` replays it. Drawn with the env's night generator.
         """
         self._check_running()
         samples, labels = self.sampler.sample_night(self.config.samples_per_class, self._night_gen)
@@ -275,7 +282,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         try:
             samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
             labels = torch.full((len(samples),), action, dtype=torch.int64)
-            self.learner.train_above(samples, labels, self.layer, self._night_gen)
+            self._train_replay(samples, labels)
             self._evaluate_validation()
             return saved[0] - self._chi2
         finally:
@@ -319,7 +326,11 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "config": config_to_dict(self.config),
             "np_random": rng_state(self.np_random),
             "np_random_seed": self._np_random_seed,
-            "generators": {"day": self._day_gen.get_state(), "night": self._night_gen.get_state()},
+            "generators": {
+                "day": self._day_gen.get_state(),
+                "night": self._night_gen.get_state(),
+                "sampler": self._sampler_gen.get_state(),
+            },
             "learner": self.learner.state_dict(),
             "sampler": self.sampler.state_dict(),
             "day": self.day,
@@ -360,12 +371,16 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self._day_gen, self._night_gen = torch.Generator(), torch.Generator()
         self._day_gen.set_state(generators["day"])
         self._night_gen.set_state(generators["night"])
+        self._sampler_gen = torch.Generator()
+        if "sampler" in generators:  # states saved before the sampler had its own generator
+            self._sampler_gen.set_state(generators["sampler"])
         self.learner = Learner(
             self.config.learner, self.n_classes, self._base_state, torch.Generator()
         )
         self.learner.load_state_dict(state["learner"])
         device = self.learner.device
         self.sampler = self.scenario.make_sampler(self.layer)
+        self.sampler.bind(self.learner, self.layer)
         self.sampler.load_state_dict(state["sampler"], device)
         self.day = int(state["day"])
         self.night_length = self.scenario.night_length(self.day)
@@ -417,11 +432,16 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
     # -- internals ------------------------------------------------------------------------
 
+    def _train_replay(self, samples: torch.Tensor, labels: torch.Tensor) -> float:
+        """One optimiser step on a replay batch, with the sampler's soft targets if it has any."""
+        targets = self.sampler.replay_targets(samples, labels)
+        return self.learner.train_above(samples, labels, self.layer, self._night_gen, targets)
+
     def _replay(
         self, samples: torch.Tensor, labels: torch.Tensor
     ) -> tuple[np.ndarray, float, bool, bool, dict]:
         chi2_before = self._chi2
-        self.learner.train_above(samples, labels, self.layer, self._night_gen)
+        self._train_replay(samples, labels)
         self._evaluate_validation()
         reward = chi2_before - self._chi2
         self._night_counts += np.bincount(labels.cpu().numpy(), minlength=self.n_classes)
@@ -438,6 +458,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         chi2_before = self._chi2
         real = self.day <= self.config.n_real_days
         if real:
+            self.sampler.before_day()
             images, labels = self._day_images(self.day)
             views = self.learner.draw_views(len(images), self._day_gen)
             loss = self.learner.train_day(images, labels, self._day_gen, views)
@@ -473,7 +494,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     def _fit_sampler(self, activations: torch.Tensor, labels: torch.Tensor, loss: float) -> None:
         """Fit the sampler to the day's activations; a diverged learner is an error, not NaN."""
         try:
-            self.sampler.fit(activations, labels, self.n_classes)
+            self.sampler.fit(activations, labels, self.n_classes, self._sampler_gen)
         except LearnerDivergedError as err:
             names = [self.data.class_names[c] for c in err.classes]
             raise LearnerDivergedError(
@@ -487,12 +508,10 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """A day without real images: one full night's worth of generated replay (continuous)."""
         samples, labels = self.night_samples()
         batch = self.config.learner.batch_size
-        losses = [
-            self.learner.train_above(
-                samples[i : i + batch], labels[i : i + batch], self.layer, self._night_gen
-            )
-            for i in range(0, len(labels), batch)
-        ]
+        losses = []
+        for i in range(0, len(labels), batch):
+            x, y = samples[i : i + batch], labels[i : i + batch]
+            losses.append(self._train_replay(self.sampler.finish_batch(x, y), y))
         return float(np.mean(losses))
 
     def _finish_night(self, info: dict[str, Any]) -> bool:

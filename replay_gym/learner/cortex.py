@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from replay_gym.learner.compiled import CompiledForward
 from replay_gym.learner.vgg import VGG16, init_features, init_head
 from replay_gym.learner.weights import check_base_state
 from replay_gym.metrics import confusion_matrix
+
+if TYPE_CHECKING:
+    from replay_gym.samplers.base import ReplayTargets
 
 EVAL_BATCH = 256
 """Images or activations per forward pass when evaluating (memory, not results)."""
@@ -194,17 +197,24 @@ class Learner:
         labels: torch.Tensor,
         layer: int,
         generator: torch.Generator,
+        targets: ReplayTargets | None = None,
     ) -> float:
-        """One optimiser step of the truncated network on a batch of replayed activations."""
+        """One optimiser step of the truncated network on a batch of replayed activations.
+
+        With ``targets`` (a sampler's :meth:`~replay_gym.samplers.Sampler.replay_targets`), the
+        rows it marks soft learn its probabilities (:func:`replay_loss`), the others their label.
+        """
         above = self.model.above(layer)
         above.train()
         with _seeded_torch(generator, self.device):
             logits = above(activations.to(self.device))
-            return self._step(logits, labels.to(self.device))
+            return self._step(logits, labels.to(self.device), targets)
 
-    def _step(self, logits: torch.Tensor, labels: torch.Tensor) -> float:
+    def _step(
+        self, logits: torch.Tensor, labels: torch.Tensor, targets: ReplayTargets | None = None
+    ) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(logits, labels)
+        loss = replay_loss(logits, labels, targets)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
@@ -349,6 +359,33 @@ class Learner:
                     self.optimizer.state[param] = {k: v.clone() for k, v in state.items()}
                 else:
                     self.optimizer.state.pop(param, None)
+
+
+def replay_loss(
+    logits: torch.Tensor, labels: torch.Tensor, targets: ReplayTargets | None = None
+) -> torch.Tensor:
+    """Mean loss of a batch: cross-entropy with ``labels``, or distillation where ``targets`` say.
+
+    A soft row ``i`` costs ``T**2 * sum_c -probs[i, c] * log_softmax(logits[i] / T)[c]``, with
+    ``T = targets.temperature`` (Hinton et al. 2015; van de Ven et al.'s ``loss_fn_kd``); the
+    ``T**2`` keeps its gradients on the scale of a hard label's. Other rows cost
+    ``cross_entropy(logits[i], labels[i])``.
+
+    Raises:
+        ValueError: If the targets' shapes do not match the batch.
+    """
+    if targets is None:
+        return F.cross_entropy(logits, labels)
+    if targets.probs.shape != logits.shape or targets.soft.shape != labels.shape:
+        raise ValueError(
+            f"replay targets are {tuple(targets.probs.shape)} with mask "
+            f"{tuple(targets.soft.shape)}, but the batch's logits are {tuple(logits.shape)}"
+        )
+    t = targets.temperature
+    probs = targets.probs.to(logits.device, logits.dtype)
+    soft = -(probs * F.log_softmax(logits / t, dim=1)).sum(dim=1) * t * t
+    hard = F.cross_entropy(logits, labels, reduction="none")
+    return torch.where(targets.soft.to(logits.device), soft, hard).mean()
 
 
 @contextlib.contextmanager

@@ -38,6 +38,11 @@ EARLY_FRACTIONS = (0.2, 0.5)
 (Millichamp & Chen's "first 20 %" and "first 50 %" of classes seen)."""
 
 
+_NETWORK_HOOKS = ("bind", "before_day", "replay_targets", "finish_batch")
+"""Sampler hooks through which a sampler uses the network; ClassGroupSampler does not forward
+them, so samplers that override one are refused in this scenario."""
+
+
 class ClassIncrementalScenario(Scenario):
     """Tasks of ``classes_per_task`` classes, ``days_per_task`` days each, in label order.
 
@@ -99,10 +104,19 @@ class ClassIncrementalScenario(Scenario):
 
     def make_sampler(self, layer: int) -> Sampler:
         """A :class:`~replay_gym.scenarios.grouped.ClassGroupSampler` of ``sampler.kind``."""
-        from replay_gym.samplers import make_sampler
+        from replay_gym.samplers import Sampler, make_sampler
         from replay_gym.scenarios.grouped import ClassGroupSampler
 
-        make_sampler(self.config.sampler, layer)  # an unknown kind is refused now, by name
+        probe = make_sampler(self.config.sampler, layer)  # an unknown kind is refused now
+        hooks = [name for name in _NETWORK_HOOKS
+                 if getattr(type(probe), name) is not getattr(Sampler, name)]  # fmt: skip
+        if hooks:
+            raise ValueError(
+                f"sampler.kind={self.config.sampler.kind!r} works with the network "
+                f"({', '.join(hooks)}), which the class-incremental scenario's per-task "
+                "generators do not pass on yet; use it in the paper scenario, or a sampler "
+                "fitted to activations alone (gaussian, veridical)"
+            )
         return ClassGroupSampler(lambda: make_sampler(self.config.sampler, layer))
 
     def night_summary(self, day: int, test_confusion: np.ndarray) -> dict[str, Any]:

@@ -127,3 +127,13 @@ def test_registration_refusals():
             EnvConfig(scenario="not-a-scenario")
     finally:
         del REGISTRY["not-a-scenario"]
+
+
+@pytest.mark.parametrize("kind", ["cvae", "recall"])
+def test_class_incremental_refuses_samplers_that_use_the_network(kind):
+    """ClassGroupSampler does not pass the network hooks on: refused by name, not run wrongly."""
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match=rf"sampler\.kind='{kind}' works with the network"):
+        gym.make("ReplaySelect-v0", preset="smoke", scenario="class-incremental", days=2,
+                 sampler={"kind": kind})  # fmt: skip
