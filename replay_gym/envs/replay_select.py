@@ -99,9 +99,9 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     env = gym.make("ReplaySelect-v0", days=3, replay_layer=5, adam_eps=1e-8)
     ```
 
-    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "paper") gives the base
-    configuration; keyword overrides change single settings: an `EnvConfig` field, a section dict
-    (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "fashion-mnist", "paper") gives the
+    base configuration; keyword overrides change single settings: an `EnvConfig` field, a section
+    dict (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
 
     Beyond `step`, two primitives serve fixed schedules: `replay_batch(x, y)` trains one
     mixed-class batch of replay activations as a step, and `end_night()` ends the night
