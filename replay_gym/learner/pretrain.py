@@ -191,6 +191,18 @@ def base_data(args: PretrainArgs) -> ImageSplits:
     )
 
 
+def save_state(state: dict[str, torch.Tensor], path: Path) -> None:
+    """``torch.save`` ``state`` to ``path`` in bytes that depend on the tensors alone.
+
+    Given a path, ``torch.save`` names the archive inside the file after it, and
+    :func:`~replay_gym.atomic.atomic_write` hands it a temporary name holding the process id, so
+    the same weights would hash differently on every run. Given an open file, it names the
+    archive ``archive``.
+    """
+    with open(path, "wb") as handle:
+        torch.save(state, handle)
+
+
 def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
     """Train, write ``args.out`` atomically, and return the metadata written beside it."""
     args.validate()
@@ -217,7 +229,7 @@ def pretrain(args: PretrainArgs, *, log: bool = True) -> dict:
     features = {
         k: v.cpu() for k, v in learner.model.state_dict().items() if k.startswith("features.")
     }
-    atomic_write(args.out, lambda tmp: torch.save(features, tmp))
+    atomic_write(args.out, lambda tmp: save_state(features, tmp))
     settings = {k: v for k, v in dataclasses.asdict(args).items() if k not in ("overwrite", "root")}
     meta = {
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},

@@ -53,7 +53,7 @@ SHIPPED_BASES: dict[str, ShippedBase] = {
     ),
     "embedded-fashion-mnist": ShippedBase(
         "vgg16_fmnist_base.pt",
-        "039917af52db793212ac96589245e88090f425a8e70f01bba057e52d8f29228d",
+        "f6e540cfcdc8407b1f24717b66d17a337c4a92fd4423d715cde63c5aab07459d",
         "of the fashion-mnist preset",
     ),
 }

@@ -15,6 +15,7 @@ from replay_gym.learner.pretrain import (
     PretrainArgs,
     pretrain,
     recipe,
+    save_state,
 )
 from replay_gym.learner.weights import (
     EMBEDDED_WEIGHTS,
@@ -139,7 +140,7 @@ def test_the_fashion_mnist_base_never_saw_the_presets_new_classes():
 def test_pretrain_on_fashion_mnist_classes_is_deterministic(tmp_path):
     root = fake_fashion_mnist(tmp_path)
     args = tiny(
-        tmp_path / "a" / "base.pt",
+        tmp_path / "a.pt",
         source="fashion-mnist",
         classes=(3, 1),
         root=str(root),
@@ -149,9 +150,18 @@ def test_pretrain_on_fashion_mnist_classes_is_deterministic(tmp_path):
     assert meta["class_names"] == ["Dress", "Trouser"] and meta["classes"] == [3, 1]
     assert meta["sha256"] == file_sha256(args.out) and meta["bytes"] == args.out.stat().st_size
     assert "root" not in meta and "first_class" not in meta
-    # same bytes again (torch.save names its archive after the file, so the same name)
-    again = pretrain(dataclasses.replace(args, out=tmp_path / "b" / "base.pt"), log=False)
+    # the same bytes again, under another name (the archive inside is not named after the file)
+    again = pretrain(dataclasses.replace(args, out=tmp_path / "other.pt"), log=False)
     assert again["sha256"] == meta["sha256"]
+
+
+def test_saved_bytes_depend_on_the_tensors_alone(tmp_path):
+    state = {"features.0.weight": torch.arange(6.0).reshape(2, 3)}
+    save_state(state, tmp_path / "a.pt")
+    save_state(state, tmp_path / "longer_name.pt")
+    assert file_sha256(tmp_path / "a.pt") == file_sha256(tmp_path / "longer_name.pt")
+    assert torch.equal(torch.load(tmp_path / "a.pt", weights_only=True)["features.0.weight"],
+                       state["features.0.weight"])  # fmt: skip
 
 
 def test_bad_fashion_mnist_settings_are_named(tmp_path):
