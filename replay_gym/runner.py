@@ -71,7 +71,8 @@ class RunArgs:
     regression (the paper's side network), exp3s, ucb1, thompson, epsilon-greedy, weakest,
     random, oracle (privileged ceiling), sb3 (needs --model), or any registered selector."""
     preset: str = "default"
-    """Base configuration: default (embedded data, CPU), smoke (tiny), paper."""
+    """Base configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist (real
+    images, needs the data), paper."""
     seeds: int = 1
     """Number of courses, with seeds first_seed, first_seed + 1, ..."""
     first_seed: int = 0

@@ -75,6 +75,25 @@ def test_calibration_acceptance_runs_and_judges_every_criterion(tmp_path, load_s
     assert set(ratio["per_layer"]) == {f"block{k}" for k in range(1, 6)}
 
 
+@pytest.mark.slow
+def test_calibration_acceptance_on_some_courses_lists_the_rest_as_not_run(tmp_path, load_script):
+    module = load_script("benchmarks/calibration/acceptance.py")
+    with pytest.raises(ValueError, match=r"--courses: unknown \['best'\]"):
+        module.main(preset="smoke", courses=("best",), out=tmp_path)
+    result = module.main(
+        preset="smoke", seeds=(0,), days=1, branch_days=(1,), out=tmp_path, split="validation",
+        override=("steps_per_night=2",), courses=("none",),
+    )  # fmt: skip
+    assert result["courses"] == ["none"] and not (tmp_path / "runs" / "generative").exists()
+    by_name = {c["criterion"]: c for c in result["criteria"]}
+    assert by_name["none: validation accuracy after day 1"]["passed"] is not None
+    skipped = by_name["1-day mean accuracy: generative minus none"]
+    assert skipped["passed"] is None and skipped["not_run"] == "needs the course(s) generative"
+    assert "| not run (needs the course(s) regression) | – |" in (
+        tmp_path / "acceptance.md"
+    ).read_text()
+
+
 def test_gradient_scale_ratios(tmp_path, load_script):
     result = load_script("benchmarks/calibration/gradient_scale.py").main(
         preset="smoke", seeds=1, out=tmp_path / "g.json"

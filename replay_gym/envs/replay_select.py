@@ -102,9 +102,9 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     env = gym.make("ReplaySelect-v0", days=3, replay_layer=5, adam_eps=1e-8)
     ```
 
-    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "paper") gives the base
-    configuration; keyword overrides change single settings: an `EnvConfig` field, a section dict
-    (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "fashion-mnist", "paper") gives the
+    base configuration; keyword overrides change single settings: an `EnvConfig` field, a section
+    dict (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
 
     `scenario` picks which classes each day trains on and each night may replay and test
     (`replay_gym.scenarios`): `"paper"` (default), every class every day; `"class-incremental"`,
