@@ -95,7 +95,8 @@ def test_repulsion_and_attraction_terms_are_the_reconstruction_loss_to_class_mea
         )
         return sampler._replay_loss(vae, x, y, means, torch.Generator().manual_seed(2))
 
-    _, _, recon = vae.losses(x, y, torch.randn(3, vae.latent, generator=torch.Generator().manual_seed(2)))
+    noise = torch.randn(3, vae.latent, generator=torch.Generator().manual_seed(2))
+    _, _, recon = vae.losses(x, y, noise)
     # Competitors: row 0 -> {1}; row 1 -> {2, 3}; row 2 (confident) -> none.
     repel = (
         reconstruction_loss(recon[:1], means[1:2]).sum()
