@@ -211,10 +211,11 @@ def test_threads_and_provenance_are_recorded(tmp_path):
     main(cli(out, "--env.days", "1", condition="random"))
     config = json.loads((out / "config.json").read_text())
     assert config["threads"] == 1 and torch.get_num_threads() == before
+    assert config["versions"] == provenance.package_versions()
     assert config["versions"]["replay-gym"] == provenance.replay_gym_version()
     assert {"torch", "torchvision", "gymnasium", "numpy", "stable-baselines3"} <= set(
         config["versions"])
-    assert "git" in config
+    assert config["git"] == provenance.git_commit()  # {"commit": sha, "dirty": ...} in a checkout
     with pytest.raises(SystemExit, match="--threads must be a positive integer"):
         main(cli(tmp_path / "bad", "--threads", "0"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -117,6 +118,28 @@ def test_subprocess_workers_leave_signals_to_their_parent(monkeypatch):
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+def test_a_run_of_an_sb3_policy_stopped_mid_night_resumes_exactly(
+    trained, tmp_path, monkeypatch, stop_at_replay
+):
+    # A sampling policy: the resumed run must draw the same actions from the restored RNG.
+    command = [
+        "run", "--condition", "sb3", "--model", str(trained["ppo"]), "--preset", "smoke",
+        "--agent", "deterministic", "false", "--threads", "1", "--no-progress", *TINY_FLAGS,
+    ]  # fmt: skip
+    main([*command, "--out", str(tmp_path / "reference")])
+    out = tmp_path / "run"
+    stop_at_replay(6)  # night 2, step 2
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--out", str(out)])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    monkeypatch.undo()
+    main(["run", "--resume", str(out), "--no-progress"])
+    for name in ("results.jsonl", "steps.jsonl"):
+        texts = [(d / name).read_text() for d in (tmp_path / "reference", out)]
+        texts = [re.sub(r'"wall_time": [-+0-9.e]+', "", text) for text in texts]
+        assert texts[0] == texts[1], name
 
 
 @pytest.mark.slow
