@@ -95,7 +95,8 @@ def test_repulsion_and_attraction_terms_are_the_reconstruction_loss_to_class_mea
         )
         return sampler._replay_loss(vae, x, y, means, torch.Generator().manual_seed(2))
 
-    _, _, recon = vae.losses(x, y, torch.randn(3, vae.latent, generator=torch.Generator().manual_seed(2)))
+    noise = torch.randn(3, vae.latent, generator=torch.Generator().manual_seed(2))
+    _, _, recon = vae.losses(x, y, noise)
     # Competitors: row 0 -> {1}; row 1 -> {2, 3}; row 2 (confident) -> none.
     repel = (
         reconstruction_loss(recon[:1], means[1:2]).sum()
@@ -116,8 +117,14 @@ def test_repulsion_pushes_reconstructions_from_competitors_and_attraction_pulls_
 
     def distances(repel: float, attract: float) -> tuple[float, float]:
         sampler = make(
-            "cvae-repulsion", 4, tiny_learner(), epochs=20, lr=3e-3, gating=False,
-            repulsion_weight=repel, attraction_weight=attract,
+            "cvae-repulsion",
+            4,
+            tiny_learner(),
+            epochs=20,
+            lr=3e-3,
+            gating=False,
+            repulsion_weight=repel,
+            attraction_weight=attract,
         )
         fit_day(sampler, 4, [0, 1, 2], seed=1)
         old = copy.deepcopy(sampler.vae)
