@@ -243,7 +243,7 @@ def main(
         "machine": {
             "cpu_count": os.cpu_count(),
             "torch_threads": threads,
-            "load_average": os.getloadavg(),
+            "load_average": list(os.getloadavg()),
             "platform": platform.platform(),
             "torch": torch.__version__,
         },

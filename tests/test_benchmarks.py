@@ -176,3 +176,27 @@ def test_bench_throughput_refuses_bad_settings(tmp_path, load_script):
     with pytest.raises(ValueError, match="layer_steps=18 does not fit a night of 20 steps"):
         module.main(preset="smoke", layer_steps=18, out=tmp_path)
     assert not (tmp_path / "throughput.json").exists()
+
+
+def test_bench_samplers_writes_ratios_to_the_gaussian_sampler(tmp_path, load_script):
+    result = load_script("benchmarks/bench_samplers.py").main(
+        preset="smoke", kinds=("recall",), nights=1, isolate=False, out=tmp_path
+    )
+    assert json.loads((tmp_path / "samplers.json").read_text()) == result
+    gaussian, recall = result["rows"]
+    assert (gaussian["kind"], recall["kind"]) == ("gaussian", "recall")  # the base comes first
+    assert gaussian["summary"]["night_ratio"] == 1.0
+    summary = recall["summary"]
+    assert summary["night_ratio"] == recall["night_s"][0] / gaussian["night_s"][0] > 0
+    assert summary["sample_per_step_ratio"] > 1  # recall optimises, the Gaussian draws
+    assert recall["sampler_parts_bytes"]["model_copy"] == 0  # night 1: no copy yet
+    assert len(recall["fit_s"]) == 1 and len(recall["night_s"]) == 1
+    assert "| recall |" in (tmp_path / "samplers.md").read_text()
+
+
+@pytest.mark.slow
+def test_bench_samplers_measures_each_kind_in_its_own_process(tmp_path, load_script):
+    result = load_script("benchmarks/bench_samplers.py").main(
+        preset="smoke", kinds=("gaussian",), nights=1, out=tmp_path
+    )
+    assert result["isolated"] and result["rows"][0]["peak_rss_bytes"] > 0

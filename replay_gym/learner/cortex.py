@@ -25,6 +25,7 @@ from replay_gym.learner.compiled import CompiledForward
 from replay_gym.learner.vgg import VGG16, init_features, init_head
 from replay_gym.learner.weights import check_base_state
 from replay_gym.metrics import confusion_matrix
+from replay_gym.statefile import load_optimizer_state, optimizer_state
 
 if TYPE_CHECKING:
     from replay_gym.samplers.base import ReplayTargets
@@ -297,18 +298,9 @@ class Learner:
             "param_groups": [...]}}``: tensors (copies) and JSON values only, as
             :func:`replay_gym.statefile.save_tree` stores them.
         """
-        optimizer = self.optimizer.state_dict()
         return {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optimizer": {
-                "state": {
-                    str(index): {
-                        k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()
-                    }
-                    for index, state in optimizer["state"].items()
-                },
-                "param_groups": [dict(group) for group in optimizer["param_groups"]],
-            },
+            "optimizer": optimizer_state(self.optimizer),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -321,18 +313,7 @@ class Learner:
             self.model.load_state_dict(state["model"], strict=True)
         except RuntimeError as error:
             raise ValueError(f"saved learner weights do not fit this network: {error}") from error
-        optimizer = state["optimizer"]
-        groups = []
-        for group in optimizer["param_groups"]:
-            group = dict(group)
-            group["betas"] = tuple(group["betas"])
-            groups.append(group)
-        self.optimizer.load_state_dict(
-            {
-                "state": {int(index): dict(s) for index, s in optimizer["state"].items()},
-                "param_groups": groups,
-            }
-        )
+        load_optimizer_state(self.optimizer, state["optimizer"])
 
     # -- probing --------------------------------------------------------------------------
 

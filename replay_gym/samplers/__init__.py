@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from replay_gym.config import N_BLOCKS, SamplerConfig
 from replay_gym.samplers.base import LearnerDivergedError, ReplayTargets, Sampler
-from replay_gym.samplers.continual import ContinualSampler, state_bytes
+from replay_gym.samplers.continual import ContinualSampler, frozen_copy, state_bytes
 from replay_gym.samplers.cvae import ClassConditionalVAE, CVAESampler
 from replay_gym.samplers.gaussian import GaussianSampler, downsample, upsample
 from replay_gym.samplers.recall import RecallSampler
@@ -31,6 +31,7 @@ __all__ = [
     "SamplerFactory",
     "VeridicalSampler",
     "downsample",
+    "frozen_copy",
     "make_sampler",
     "register_sampler",
     "state_bytes",

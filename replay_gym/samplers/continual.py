@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import nn
@@ -26,7 +26,18 @@ from replay_gym.samplers.base import ReplayTargets, Sampler, _as_int
 if TYPE_CHECKING:
     from replay_gym.learner.cortex import Learner
 
-__all__ = ["ContinualSampler", "state_bytes"]
+__all__ = ["ContinualSampler", "frozen_copy", "state_bytes"]
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def frozen_copy(module: M) -> M:
+    """A deep copy of ``module`` that does not learn: no gradients, eval mode."""
+    with torch.no_grad():
+        frozen = copy.deepcopy(module)
+    frozen.requires_grad_(False)
+    return frozen.eval()
 
 
 def state_bytes(state: Any) -> int:
@@ -224,10 +235,7 @@ class ContinualSampler(Sampler):
         return {"model_copy": copy_bytes}
 
     def _frozen_copy(self) -> nn.Module:
-        with torch.no_grad():
-            frozen = copy.deepcopy(self.network())
-        frozen.requires_grad_(False)
-        return frozen.eval()
+        return frozen_copy(self.network())
 
     # ----------------------------------------------------------------- saving
     def state_dict(self) -> dict[str, Any]:

@@ -44,8 +44,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from replay_gym.config import CVAEConfig
-from replay_gym.samplers.continual import ContinualSampler
+from replay_gym.samplers.continual import ContinualSampler, frozen_copy
 from replay_gym.samplers.gaussian import _check_factor, downsample, upsample
+from replay_gym.statefile import load_optimizer_state, optimizer_state
 
 __all__ = ["CVAESampler", "ClassConditionalVAE"]
 
@@ -214,7 +215,7 @@ class CVAESampler(ContinualSampler):
         vae, config = self._vae, self.config
         self._fits += 1
         old_classes = sorted(self._seen) if config.replay else []
-        old = _frozen(vae) if old_classes else None
+        old = frozen_copy(vae) if old_classes else None
         new_weight = 1.0 / self._fits if old is not None else 1.0
         means = self._class_means(activations, labels, present, old, old_classes, generator)
         device = activations.device
@@ -429,7 +430,6 @@ class CVAESampler(ContinualSampler):
 
     def _state_dict(self) -> dict[str, Any]:
         assert self._vae is not None and self._optimizer is not None and self._scale is not None
-        optimizer = self._optimizer.state_dict()
         return {
             "factor": self.factor,
             "low_shape": list(self._low_shape),
@@ -437,15 +437,7 @@ class CVAESampler(ContinualSampler):
             "fits": self._fits,
             "scale": self._scale.clone(),
             "vae": {k: v.detach().clone() for k, v in self._vae.state_dict().items()},
-            "optimizer": {
-                "state": {
-                    str(index): {
-                        k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()
-                    }
-                    for index, state in optimizer["state"].items()
-                },
-                "param_groups": [dict(group) for group in optimizer["param_groups"]],
-            },
+            "optimizer": optimizer_state(self._optimizer),
         }
 
     def _load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
@@ -471,25 +463,6 @@ class CVAESampler(ContinualSampler):
             raise ValueError(f"saved VAE does not fit this sampler's settings: {error}") from error
         self._vae.to(device).eval()
         self._optimizer = torch.optim.Adam(self._vae.parameters(), lr=config.lr)
-        groups = []
-        for group in state["optimizer"]["param_groups"]:
-            group = dict(group)
-            group["betas"] = tuple(group["betas"])
-            groups.append(group)
-        self._optimizer.load_state_dict(
-            {
-                "state": {int(i): dict(s) for i, s in state["optimizer"]["state"].items()},
-                "param_groups": groups,
-            }
-        )
+        load_optimizer_state(self._optimizer, state["optimizer"])
         self._scale = state["scale"].to(device)
         self._fits = int(state["fits"])
-
-
-def _frozen(vae: ClassConditionalVAE) -> ClassConditionalVAE:
-    """A copy of ``vae`` that does not learn (the generator of the replay during a fit)."""
-    import copy
-
-    frozen = copy.deepcopy(vae)
-    frozen.requires_grad_(False)
-    return frozen.eval()

@@ -26,16 +26,16 @@ def test_soft_rows_are_temperature_scaled_cross_entropy_and_hard_rows_plain():
     torch.testing.assert_close(got, torch.stack(by_hand).mean())
     torch.testing.assert_close(replay_loss(logits, labels), F.cross_entropy(logits, labels))
     all_hard = ReplayTargets(probs, torch.zeros(4, dtype=torch.bool), t)
-    expected = F.cross_entropy(logits, labels)
-    torch.testing.assert_close(replay_loss(logits, labels, all_hard), expected)
+    hard = F.cross_entropy(logits, labels)
+    torch.testing.assert_close(replay_loss(logits, labels, all_hard), hard)
 
 
 def test_one_hot_targets_at_temperature_one_equal_the_labels():
     logits = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([3, 0, 1, 1, 2])
     one_hot = ReplayTargets(F.one_hot(labels, 4).float(), torch.ones(5, dtype=torch.bool), 1.0)
-    expected = F.cross_entropy(logits, labels)
-    torch.testing.assert_close(replay_loss(logits, labels, one_hot), expected)
+    hard = F.cross_entropy(logits, labels)
+    torch.testing.assert_close(replay_loss(logits, labels, one_hot), hard)
 
 
 def test_mismatched_targets_are_refused():

@@ -9,7 +9,7 @@ import torch
 def global_rng_is_untouched():
     """Fail the test if it changes torch's or numpy's global RNG state."""
     torch_state = torch.get_rng_state()
-    numpy_state = np.random.get_state()  # noqa: NPY002 (the legacy global RNG is the point)
+    numpy_state = np.random.get_state()  # noqa: NPY002 - the legacy global state is checked
     yield
     assert torch.equal(torch.get_rng_state(), torch_state), "torch's global RNG was used"
     after = np.random.get_state()  # noqa: NPY002

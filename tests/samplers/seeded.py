@@ -24,13 +24,18 @@ def sampler_config(kind: str, recall: dict | None = None, **cvae: object) -> Sam
     """Small, fast settings of ``kind`` (the VAE a few units wide, two epochs; 3 recall steps)."""
     settings = {"hidden": 16, "latent": 4, "epochs": 2, "batch_size": 16, **cvae}
     return SamplerConfig(
-        kind=kind, downsample=(4, 4, 2, 1, 1), cvae=CVAEConfig(**settings),
+        kind=kind,
+        downsample=(4, 4, 2, 1, 1),
+        cvae=CVAEConfig(**settings),
         recall=RecallConfig(**{"steps": 3, **(recall or {})}),
     )
 
 
 def make(
-    kind: str, layer: int = 4, learner: Learner | None = None, recall: dict | None = None,
+    kind: str,
+    layer: int = 4,
+    learner: Learner | None = None,
+    recall: dict | None = None,
     **cvae: object,
 ):
     """A ``kind`` sampler for ``layer``, bound to ``learner`` (a fresh tiny one by default)."""

@@ -117,8 +117,14 @@ def test_repulsion_pushes_reconstructions_from_competitors_and_attraction_pulls_
 
     def distances(repel: float, attract: float) -> tuple[float, float]:
         sampler = make(
-            "cvae-repulsion", 4, tiny_learner(), epochs=20, lr=3e-3, gating=False,
-            repulsion_weight=repel, attraction_weight=attract,
+            "cvae-repulsion",
+            4,
+            tiny_learner(),
+            epochs=20,
+            lr=3e-3,
+            gating=False,
+            repulsion_weight=repel,
+            attraction_weight=attract,
         )
         fit_day(sampler, 4, [0, 1, 2], seed=1)
         old = copy.deepcopy(sampler.vae)

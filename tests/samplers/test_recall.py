@@ -15,8 +15,10 @@ from .seeded import fit_day, make, tiny_learner, train_learner
 
 def test_js_divergence_is_scipys_jensen_shannon():
     g = torch.Generator().manual_seed(0)
-    p, q = torch.randn(4, 5, generator=g, dtype=torch.float64), torch.randn(4, 5, generator=g,
-                                                                           dtype=torch.float64)
+    p, q = (
+        torch.randn(4, 5, generator=g, dtype=torch.float64),
+        torch.randn(4, 5, generator=g, dtype=torch.float64),
+    )
     ours = js_divergence(p, q).numpy()
     theirs = [
         scipy.spatial.distance.jensenshannon(a, b) ** 2

@@ -170,3 +170,14 @@ def test_kinds_are_registered_with_their_settings():
     assert not make_sampler(sampler_config("cvae"), 3).config.repulsion
     recall = make_sampler(sampler_config("recall"), 2)
     assert isinstance(recall, RecallSampler) and recall.config.steps == 3
+
+
+def test_frozen_copy_is_independent_and_does_not_learn():
+    from replay_gym.samplers import frozen_copy
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5)).train()
+    copy = frozen_copy(net)
+    assert not copy.training and all(not p.requires_grad for p in copy.parameters())
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    assert not torch.equal(copy[0].weight, net[0].weight) and net.training
