@@ -81,7 +81,7 @@ class LearnerConfig:
     validation and test forward passes (cached activations in, predictions out). The training
     step stays eager: compiled, it was slower at every replay layer. Predictions equal the
     eager ones (logits within float rounding). Off by default: measured on this project's CPU
-    it gains little at block 4 and costs seconds to a minute of compiling per process and
+    it is no faster at block 4 and costs seconds to minutes of compiling per process and
     replay layer (README, "RL training throughput"). Refused where ``torch.compile`` cannot
     run (no C++ compiler for the CPU, no triton for CUDA)."""
 

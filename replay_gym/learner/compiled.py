@@ -1,18 +1,19 @@
 """``torch.compile`` for the learner's forward passes (``learner.compile``).
 
 Only inference above the replay layer is compiled: a night's validation and test predictions
-from cached activations. Measured on this project's CPU (``benchmarks/bench_throughput.py``),
-the compiled training step (forward, backward) was slower than the eager one at every replay
-layer, so it stays eager, and with it every random draw of the training step (dropout).
+from cached activations. Measured on this project's CPU during development (README, "RL
+training throughput"), the compiled training step (forward, backward) was slower than the eager
+one at every replay layer, so it stays eager, and with it every random draw of the training
+step (dropout).
 
 Dynamo keeps its compiled graphs per code object, here ``nn.Sequential.forward``, shared by
 every learner of the process: a new learner (every ``reset``) reuses the graphs of the last one
 with the same architecture, layer and batch shape, and compiles nothing. Shapes are static (a
-graph per batch size: the full evaluation batch and the remainders), which gave faster code
-than a dynamic batch dimension. A process may hold several layers and architectures (the
-throughput benchmark runs all five layers), so the calls raise dynamo's limit of graphs per
-code object from its default (8; above it dynamo would silently fall back to eager) to
-:data:`RECOMPILE_LIMIT`.
+graph per batch size: the full evaluation batch and the remainders); with a dynamic batch
+dimension the block-4 validation forward was slower than eager in development. A process may
+hold several layers and architectures (the throughput benchmark runs all five layers), so the
+calls raise dynamo's limit of graphs per code object from its default (8; above it dynamo
+silently falls back to eager) to :data:`RECOMPILE_LIMIT`.
 """
 
 from __future__ import annotations

@@ -142,6 +142,23 @@ def test_compiled_env_saves_and_restores_its_state(tmp_path, one_thread):
         assert np.array_equal(got_obs, obs) and got_reward == reward
 
 
+@needs_compile
+@pytest.mark.slow
+def test_compiled_forward_compiles_past_dynamos_default_limit(one_thread):
+    """Nine shapes of one module: dynamo's default limit (8) would run the ninth eagerly."""
+    from torch._dynamo.utils import counters
+
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+    forward = CompiledForward(module)
+    before = counters["stats"]["unique_graphs"]
+    with torch.no_grad():
+        for batch in range(1, 10):
+            inputs = torch.rand(batch, 3)
+            torch.testing.assert_close(forward(inputs), module(inputs))
+    assert counters["stats"]["unique_graphs"] - before == 9
+    assert not module.training
+
+
 def test_adam_fused_trains_within_rounding_of_the_loop(one_thread):
     loop, fused = _learner(), _learner(adam_fused=True)
     assert fused.optimizer.defaults["fused"] is True and not loop.optimizer.defaults["fused"]
