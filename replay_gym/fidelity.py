@@ -19,7 +19,7 @@ from replay_gym.config import N_BLOCKS, EnvConfig, SamplerConfig
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.samplers import make_sampler
 
-__all__ = ["SampleFidelity", "fidelity_along_course", "sample_fidelity"]
+__all__ = ["SampleFidelity", "fidelity_along_course", "round_robin_night", "sample_fidelity"]
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,19 @@ def fidelity_along_course(
                 records.append({"day": env.day, "factor": factor, **result.to_dict()})
         if env.day >= days:
             return records
-        while True:  # one round-robin night
-            _, _, terminated, _, info = env.step(turn % env.n_classes)
-            turn += 1
-            if "night_end" in info:
-                break
+        turn, terminated = round_robin_night(env, turn)
         if terminated:
             return records
+
+
+def round_robin_night(env: ReplaySelectionEnv, turn: int = 0) -> tuple[int, bool]:
+    """Replay the classes in turn (class ``turn % n_classes`` first) until the night ends.
+
+    The calibration's reference night. Returns the turn to continue from and whether the
+    episode ended.
+    """
+    while True:
+        _, _, terminated, _, info = env.step(turn % env.n_classes)
+        turn += 1
+        if "night_end" in info:
+            return turn, terminated

@@ -109,3 +109,15 @@ def test_fidelity_along_course_judges_each_day_and_factor():
     ]
     with pytest.raises(ValueError, match="days must be a positive integer"):
         fidelity_along_course(config, seed=3, days=0)
+
+
+def test_round_robin_night_replays_each_class_in_turn_until_the_night_ends():
+    from replay_gym.fidelity import round_robin_night
+
+    env = ReplaySelectionEnv(preset="smoke", days=2)
+    env.reset(seed=0)
+    turn, terminated = round_robin_night(env, turn=1)
+    assert turn == 1 + env.night_length and not terminated and env.day == 2
+    assert env.night_step == 0
+    _, terminated = round_robin_night(env, turn)
+    assert terminated

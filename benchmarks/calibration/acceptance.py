@@ -47,7 +47,7 @@ from replay_gym.atomic import atomic_write_text
 from replay_gym.config import N_BLOCKS, apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.envs.replay_select import ReplaySelectionEnv
-from replay_gym.fidelity import fidelity_along_course
+from replay_gym.fidelity import fidelity_along_course, round_robin_night
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs
 
@@ -90,11 +90,7 @@ def branches(env_config, seed: int, branch_days: tuple[int, ...], key: str) -> d
             }
         if env.day >= max(branch_days):
             return out
-        while True:  # a round-robin night
-            _, _, terminated, _, info = env.step(turn % env.n_classes)
-            turn += 1
-            if "night_end" in info:
-                break
+        turn, terminated = round_robin_night(env, turn)
         if terminated:
             return out
 
