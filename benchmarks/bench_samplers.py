@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import preset as preset_config
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.learner.cortex import Learner
@@ -317,8 +317,8 @@ def write(result: dict, rows: list[dict], out: Path) -> dict:
         "from before the day; later nights do. `python benchmarks/bench_samplers.py`.\n\n"
         + table(rows, result["paper_preset_memory"])
     )
-    write_text_atomic(out / "samplers.json", json.dumps(result, indent=2))
-    write_text_atomic(out / "samplers.md", text)
+    atomic_write_text(out / "samplers.json", json.dumps(result, indent=2))
+    atomic_write_text(out / "samplers.md", text)
     print(text)
     return result
 

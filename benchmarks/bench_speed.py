@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.samplers import GaussianSampler
 
@@ -164,7 +164,7 @@ def main(
         "sampler_scaling": bench_sampler_scaling(1170, scaling_dims, dense_max, 36),
         "env": bench_env(env, repeats),
     }
-    write_text_atomic(out, json.dumps(result, indent=2))
+    atomic_write_text(out, json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return result
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.sweep import SweepArgs, sweep
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
@@ -51,7 +51,7 @@ def main(cells: int = 4, days: int = 2, ray: bool = True, out: Path = RESULTS) -
     }
     if ray:
         result["ray_over_local_2_workers"] = seconds["rayx2"] / seconds["localx2"]
-    write_text_atomic(out, json.dumps(result, indent=1))
+    atomic_write_text(out, json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return result
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import tyro
 
-from replay_gym.analysis import markdown, run_or_reuse, summarise, write_text_atomic
+from replay_gym.analysis import markdown, run_or_reuse, summarise
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs
 
@@ -73,8 +74,8 @@ def main(
         f"Preset `{preset}`, {env.days} days, {seeds} seeds, replay at block {env.replay_layer}, "
         f"{env.night_length} steps per night. `oracle` is privileged (probes every class each step)."
     )
-    write_text_atomic(out / "selectors.md", markdown(rows, header))
-    write_text_atomic(out / "selectors.json", json.dumps(rows, indent=2))
+    atomic_write_text(out / "selectors.md", markdown(rows, header))
+    atomic_write_text(out / "selectors.json", json.dumps(rows, indent=2))
     print(markdown(rows, header))
     return rows
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import tyro
 
-from replay_gym.analysis import markdown, run_or_reuse, summarise, write_text_atomic
+from replay_gym.analysis import markdown, run_or_reuse, summarise
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs
 
@@ -63,8 +64,8 @@ def main(
         f"Preset `{preset}`, {env.days} days, {seeds} seeds, generative replay (every sample once "
         f"per night), down-sampling {env.sampler.downsample}."
     )
-    write_text_atomic(out / "layers.md", markdown(rows, header, first="replay"))
-    write_text_atomic(out / "layers.json", json.dumps(rows, indent=2))
+    atomic_write_text(out / "layers.md", markdown(rows, header, first="replay"))
+    atomic_write_text(out / "layers.json", json.dumps(rows, indent=2))
     return rows
 
 

@@ -20,7 +20,7 @@ USAGE = """usage: python -m replay_gym COMMAND [--help]
 commands:
   run        run a condition or selector for several seeds (writes a run directory)
   train-sb3  train a Stable-Baselines3 agent on ReplaySelect-v0 and save it
-  pretrain   pretrain the scaled VGG-16 base of the embedded default
+  pretrain   pretrain a shipped scaled VGG-16 base (--base embedded or embedded-fashion-mnist)
   sweep      run a grid of conditions x seeds x settings (local pool, Slurm or Ray)
   compare    table (mean ± s.e.m. per condition and day) and learning curves of run directories
   plot       the paper's figure types from run directories: curves, final, scatter, gain
@@ -61,6 +61,24 @@ def _flag_value(argv: Sequence[str], flag: str) -> str | None:
     return value
 
 
+def _stoppable(command: Callable[[Any], Any], args: Any) -> Any:
+    """Run ``command(args)``; a stop by SIGINT or SIGTERM exits non-zero without a traceback.
+
+    A :class:`~replay_gym.rundir.RunInterrupted` (the command wrote a checkpoint) prints its one
+    line, which says how to resume, and exits with ``128 + signal``. A ``KeyboardInterrupt`` (a
+    second Ctrl-C, which stops at once; the last checkpoint is kept) exits with 130.
+    """
+    from replay_gym.rundir import RunInterrupted
+
+    try:
+        return command(args)
+    except RunInterrupted as stopped:
+        print(stopped, file=sys.stderr)
+        raise SystemExit(stopped.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(INTERRUPTED) from None
+
+
 def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any], Any]]]:
     """COMMAND -> (parse argv into args, run args). Imports stay lazy for a quick ``--help``."""
 
@@ -80,18 +98,13 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
         return tyro.cli(RunArgs, default=default, args=argv, prog="python -m replay_gym run")
 
     def do_run(args: Any) -> Any:
-        from replay_gym.rundir import RunFailed, RunInterrupted
+        from replay_gym.rundir import RunFailed
         from replay_gym.runner import run
 
         try:
-            return run(args)
-        except RunInterrupted as stopped:
-            print(stopped, file=sys.stderr)
-            raise SystemExit(stopped.exit_code) from None
+            return _stoppable(run, args)
         except RunFailed as failed:
             raise SystemExit(f"error: {failed}") from None
-        except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, the last checkpoint kept
-            raise SystemExit(130) from None
 
     def parse_sb3(argv: Sequence[str]) -> Any:
         from replay_gym.agents.sb3 import TrainSB3Args
@@ -102,15 +115,17 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
     def do_sb3(args: Any) -> Any:
         from replay_gym.agents.sb3 import train_sb3
 
-        try:
-            return train_sb3(args)
-        except KeyboardInterrupt:  # train_sb3 saved the model and said how to continue
-            raise SystemExit(INTERRUPTED) from None
+        return _stoppable(train_sb3, args)
 
     def parse_pretrain(argv: Sequence[str]) -> Any:
-        from replay_gym.learner.pretrain import PretrainArgs
+        from replay_gym.learner.pretrain import PretrainArgs, recipe
 
-        return tyro.cli(PretrainArgs, args=argv, prog="python -m replay_gym pretrain")
+        try:  # the named base's recipe gives the defaults, as --preset does for run
+            default = recipe(_flag_value(argv, "--base") or "embedded")
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+        return tyro.cli(PretrainArgs, default=default, args=argv,
+                        prog="python -m replay_gym pretrain")
 
     def do_pretrain(args: Any) -> Any:
         from replay_gym.learner.pretrain import pretrain

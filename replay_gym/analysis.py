@@ -15,12 +15,32 @@ import numpy as np
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs, run
-from replay_gym.statefile import atomic_write
+
+
+def read_json(path: Path) -> object:
+    """The JSON value in ``path``.
+
+    Raises:
+        ValueError: the file is not UTF-8 JSON (a pickle, say: it is never unpickled); the
+            message names the file.
+    """
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {path} as JSON: {error}") from error
 
 
 def load_records(run_dir: Path) -> list[dict]:
-    """The per-day records of a finished run."""
-    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    """The per-day records of a finished run.
+
+    Raises:
+        ValueError: ``results.jsonl`` is not UTF-8 JSON lines; the message names it.
+    """
+    path = run_dir / "results.jsonl"
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {path} as JSON lines: {error}") from error
 
 
 def fig3c(records: list[dict]) -> dict:
@@ -105,20 +125,42 @@ def markdown(rows: list[dict], header: str, first: str = "condition") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` via a temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
 def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
-    """``run_dir`` holds a finished run made with these seeds and exactly these settings."""
+    """``run_dir`` holds a finished run made with these seeds and the same settings.
+
+    "The same" ignores what cannot change a run: the down-sampling factors of the blocks it
+    does not replay from (the sampler is fitted at ``replay_layer`` only).
+    """
     try:
-        config = json.loads((run_dir / "config.json").read_text())
+        config = read_json(run_dir / "config.json")
     except FileNotFoundError:
         return False
-    same_env = config["env"] == json.loads(json.dumps(config_to_dict(env)))
+    wanted = json.loads(json.dumps(config_to_dict(env)))
+    recorded = _with_defaults(config["env"], json.loads(json.dumps(config_to_dict(EnvConfig()))))
+    same_env = _run_relevant(recorded) == _run_relevant(wanted)
     return same_env and config["seeds"] == list(seeds) and (run_dir / "results.jsonl").exists()
+
+
+def _with_defaults(recorded: dict, defaults: dict) -> dict:
+    """``recorded`` with settings added since it was written set to their defaults."""
+    out = dict(recorded)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _with_defaults(out[key], value)
+    return out
+
+
+def _run_relevant(env: dict) -> dict:
+    """``env`` (a config dict) with the down-sampling factors of unused blocks blanked."""
+    try:
+        layer = int(env["replay_layer"])
+        factors = list(env["sampler"]["downsample"])
+    except (KeyError, TypeError, ValueError):
+        return env
+    kept = [f if k == layer else None for k, f in enumerate(factors, start=1)]
+    return {**env, "sampler": {**env["sampler"], "downsample": kept}}
 
 
 def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:

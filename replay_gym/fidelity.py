@@ -8,15 +8,18 @@ check the calibrated default must pass (at least 0.9 at every layer, every day).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from replay_gym.config import N_BLOCKS, SamplerConfig
+from replay_gym.config import N_BLOCKS, EnvConfig, SamplerConfig
+from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.samplers import make_sampler
 
-__all__ = ["SampleFidelity", "sample_fidelity"]
+__all__ = ["SampleFidelity", "fidelity_along_course", "sample_fidelity"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,50 @@ def sample_fidelity(
 
 def _accuracy(predictions: np.ndarray, labels: torch.Tensor) -> float:
     return float(np.mean(predictions == labels.cpu().numpy()))
+
+
+def fidelity_along_course(
+    config: EnvConfig,
+    seed: int,
+    days: int,
+    factors: Callable[[int], Sequence[int]] | None = None,
+) -> list[dict]:
+    """Sample fidelity at every block on each day of a round-robin course.
+
+    The course is the calibration's reference: real days as configured, nights that replay
+    the classes in turn. After each real day (up to ``days``), every block is judged with each
+    of its down-sampling ``factors(layer)`` (default: the configured one) by
+    :func:`sample_fidelity`, drawn with ``seed``.
+
+    Returns:
+        One record per day, block and factor: ``{"day", "factor", "layer", "real_accuracy",
+        "sample_accuracy", "ratio"}``.
+
+    Raises:
+        ValueError: If ``days`` is not positive or a factor does not divide its block's map.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be a positive integer, got {days!r}")
+    if factors is None:
+        factors = lambda layer: (config.sampler.downsample[layer - 1],)  # noqa: E731
+    env = ReplaySelectionEnv(config)
+    env.reset(seed=seed)
+    records: list[dict] = []
+    turn = 0
+    while True:
+        for layer in range(1, N_BLOCKS + 1):
+            for factor in factors(layer):
+                downsample = list(config.sampler.downsample)
+                downsample[layer - 1] = factor
+                sampler = dataclasses.replace(config.sampler, downsample=tuple(downsample))
+                result = sample_fidelity(env, layer, seed=seed, sampler=sampler)
+                records.append({"day": env.day, "factor": factor, **result.to_dict()})
+        if env.day >= days:
+            return records
+        while True:  # one round-robin night
+            _, _, terminated, _, info = env.step(turn % env.n_classes)
+            turn += 1
+            if "night_end" in info:
+                break
+        if terminated:
+            return records

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replay_gym.analysis import load_records
+from replay_gym.analysis import load_records, read_json
 from replay_gym.stats import NormalisedScore, mean_sem, normalised_score
 
 RESULTS_FILE = "results.jsonl"
@@ -113,7 +113,7 @@ def load_runs(paths: Sequence[Path | str]) -> pd.DataFrame:
     if not paths:
         raise ValueError("no run directory given")
     run_dirs = list(dict.fromkeys(d for path in paths for d in find_run_dirs(Path(path))))
-    runs = [(d, json.loads((d / CONFIG_FILE).read_text())) for d in run_dirs]
+    runs = [(d, read_json(d / CONFIG_FILE)) for d in run_dirs]
     frames = []
     for (run_dir, config), label in zip(runs, _labels(runs), strict=True):
         records = load_records(run_dir)

@@ -31,8 +31,9 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from replay_gym.atomic import atomic_write_json
 from replay_gym.provenance import replay_gym_version
-from replay_gym.statefile import atomic_write_json, differences, load_tree, save_tree
+from replay_gym.statefile import differences, load_tree, save_tree
 
 __all__ = [
     "CHECKPOINT",
@@ -42,6 +43,7 @@ __all__ = [
     "RunInterrupted",
     "StopRequested",
     "StopSignals",
+    "check_writable",
     "resume_command",
     "staging_path",
 ]
@@ -67,6 +69,22 @@ class RunInterrupted(RuntimeError):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+    @classmethod
+    def at(cls, signum: int, where: str, saved: str, resume: str) -> RunInterrupted:
+        """The one line every command prints when a signal stopped it.
+
+        Args:
+            signum: The signal.
+            where: Where it stopped (``"seed 0, day 2, night step 7"``).
+            saved: What was written (``"checkpoint written"``).
+            resume: How to continue (a command).
+
+        Returns:
+            ``stopped by SIGTERM at WHERE (SAVED); resume with: RESUME``, as an exception.
+        """
+        name = signal.Signals(signum).name
+        return cls(f"stopped by {name} at {where} ({saved}); resume with: {resume}", signum)
 
 
 class RunFailed(RuntimeError):
@@ -380,6 +398,29 @@ def _digest(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_writable(target: Path, name: str) -> None:
+    """Refuse, before any work, an output that cannot be created where it is asked for.
+
+    ``target`` (a file or a folder, existing or not) is created or replaced inside the nearest
+    folder above it that exists; that folder must be a folder and writable.
+
+    Args:
+        target: The output path.
+        name: How the user gave it, for the message (``"--out runs/x"``, ``"out runs/x.zip"``).
+
+    Raises:
+        ValueError: ``{name}: {folder} is a file, not a folder`` or ``{name}: cannot create it:
+            {folder} is not writable``.
+    """
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{name}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValueError(f"{name}: cannot create it: {parent} is not writable")
+            return
+
+
 def _make_dirs(path: Path, staging: Path) -> list[Path]:
     """Create ``staging`` and its missing parents; the folders created, outermost first.
 
@@ -387,13 +428,7 @@ def _make_dirs(path: Path, staging: Path) -> list[Path]:
         ValueError: Naming ``path`` (the user's ``--out``) and why it cannot be created.
     """
     missing = [p for p in (staging, *staging.parents) if not p.exists()][::-1]
-    for parent in staging.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"--out {path}: {parent} is a file, not a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise ValueError(f"--out {path}: cannot create it: {parent} is not writable")
-            break
+    check_writable(staging, f"--out {path}")
     created: list[Path] = []
     try:
         for folder in missing:

@@ -1,4 +1,4 @@
-"""Safe state files and atomic writes: nothing written here ever executes code when read back.
+"""Safe state files: nothing written here ever executes code when read back.
 
 A *state tree* is what ``state_dict()`` methods return: nested dicts (string keys) and lists of
 JSON values (``None``, bools, ints, floats, strings), torch tensors and numpy arrays. A state file
@@ -7,17 +7,13 @@ tensor and array as a tensor, everything else as JSON in the file's header. Read
 JSON header and raw numbers; a pickle (or a ``torch.save`` archive) placed where a state file is
 expected fails to parse and is refused, never unpickled.
 
-:func:`atomic_write` is the one way files are replaced here: a temporary file beside the target,
-flushed and ``fsync``-ed, then ``os.replace``-d, so a reader (or a run that resumes after a crash)
-sees the old file or the complete new one, never half of one.
+State files are replaced atomically (:func:`replay_gym.atomic.atomic_write`): a reader, or a run
+that resumes after a crash, sees the old file or the complete new one, never half of one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +22,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from replay_gym.atomic import atomic_write
+
 __all__ = [
     "FORMAT",
     "StateFileError",
-    "atomic_write",
-    "atomic_write_json",
     "differences",
     "load_optimizer_state",
     "load_tree",
@@ -50,52 +46,6 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 class StateFileError(ValueError):
     """A state file that cannot be used: not a state file, another kind, or damaged."""
-
-
-# -- atomic writes ------------------------------------------------------------------------------
-
-
-def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, fsync it, move it onto ``path``.
-
-    On any error (a full disk included) the temporary file is removed and ``path`` keeps its old
-    content.
-
-    Args:
-        path: The file to create or replace.
-        write: Writes the complete new content to the path it is given.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path | str, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` atomically (see :func:`atomic_write`)."""
-    text = json.dumps(data, indent=2) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- state trees --------------------------------------------------------------------------------

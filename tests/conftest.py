@@ -2,7 +2,9 @@
 
 import importlib.util
 import io
+import os
 import pickle
+import signal
 import sys
 from pathlib import Path
 
@@ -67,6 +69,8 @@ def evil_torch_file(plant: Plant) -> bytes:
     buffer = io.BytesIO()
     torch.save({"features.0.weight": plant}, buffer)
     return buffer.getvalue()
+
+
 RECORD_DEFAULTS = {
     "real_images": True,
     "day_loss": 1.0,
@@ -127,10 +131,59 @@ def make_run():
     return make
 
 
+def _with_torch_threads(count: int):
+    """Set torch's intra-op threads to ``count`` for the test, then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def one_thread():
     """Run the test with one torch thread (fast on a busy machine), then restore the count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from _with_torch_threads(1)
+
+
+@pytest.fixture
+def two_threads():
+    """Run the test with two torch threads (to see that something sets fewer), then restore."""
+    yield from _with_torch_threads(2)
+
+
+@pytest.fixture
+def checkout_env() -> dict[str, str]:
+    """The environment of a subprocess that must import this checkout's ``replay_gym``.
+
+    A script run as ``python tests/x.py`` has ``tests/`` on its path, not the repository, and
+    would import whatever ``replay_gym`` is installed (another checkout's, in a git worktree).
+    """
+    paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+@pytest.fixture
+def stop_at_replay(monkeypatch):
+    """Arm the env's n-th replay step: first send this process a signal, or raise an error.
+
+    ``stop_at_replay(n)`` sends SIGTERM, ``stop_at_replay(n, signum=signal.SIGINT)`` another
+    signal (the step still runs; a handler sees the signal at once), ``stop_at_replay(n,
+    error)`` raises ``error`` instead of running the step. ``monkeypatch.undo()`` disarms it.
+    """
+    from replay_gym.envs.replay_select import ReplaySelectionEnv
+
+    def arm(n: int, error: BaseException | None = None, signum: int = signal.SIGTERM) -> None:
+        original = ReplaySelectionEnv._replay
+        calls = {"n": 0}
+
+        def replay(self, *args):
+            calls["n"] += 1
+            if calls["n"] == n:
+                if error is not None:
+                    raise error
+                os.kill(os.getpid(), signum)
+            return original(self, *args)
+
+        monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+
+    return arm

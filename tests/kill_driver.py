@@ -1,5 +1,7 @@
 """Run ``python -m replay_gym`` and send this process a signal at an exact point (resume tests).
 
+Any command works (``run``, ``train-sb3``): both step ``ReplaySelect-v0``.
+
 Usage: ``python tests/kill_driver.py {replay,day-batch} N SIGNAL replay-gym arguments...``:
 ``replay`` counts replay steps (the env's ``_replay``), ``day-batch`` counts optimiser steps on
 real images (``Learner._step`` inside ``Learner.train_day``); at the N-th one the signal is sent,

@@ -47,6 +47,8 @@ BAD_SETTINGS = [
     ({"hflip": 1}, r"learner\.hflip must be True or False \(bool\), got 1 \(int\)"),
     ({"device": "cuda:64"}, r"learner\.device='cuda:64' .*; devices here: auto, cpu"),
     ({"device": "gpu"}, r"learner\.device='gpu' is not a device .*; devices here: auto, cpu"),
+    ({"adam_fused": 1}, r"learner\.adam_fused must be True or False \(bool\), got 1 \(int\)"),
+    ({"compile": "yes"}, r"learner\.compile must be True or False \(bool\), got 'yes'"),
     # DataConfig
     ({"source": "imagenet"}, r"data\.source must be one of 'prototypes', 'folders'"),
     ({"root": ""}, r"data\.root must be a folder or None"),
@@ -85,6 +87,19 @@ BAD_SETTINGS = [
     ({"steps_per_night": 2.5}, r"steps_per_night must be an integer \(int\) or None, got 2\.5"),
     ({"steps_per_night": 0}, r"steps_per_night must be positive"),
     ({"real_days": 5}, r"real_days must be in 1\.\.days=3"),
+    ({"scenario": "nope"}, r"unknown scenario 'nope' \(scenario\); registered: class-incr"),
+    ({"scenario": 3}, r"scenario must be a string \(str\), got 3 \(int\)"),
+    ({"scenario": "class-incremental"}, r"days=3 must be a multiple of the 2 tasks"),
+    ({"classes_per_task": 0}, r"classes_per_task must be positive"),
+    (
+        {"classes_per_task": 3, "scenario": "class-incremental"},
+        r"classes_per_task=3 must divide data\.n_classes=4",
+    ),
+    ({"days_per_task": 0}, r"days_per_task must be positive"),
+    (
+        {"days_per_task": 2, "scenario": "class-incremental"},
+        r"days=3 must equal 2 tasks x days_per_task=2 = 4",
+    ),
     ({"learner": 3}, r"override 'learner' must be a dict or a learner config"),
     ({"learner": {"nope": 1}}, r"learner has no setting\(s\) \['nope'\]"),
     ({"learnig_rate": 1e-3}, r"override 'learnig_rate' is not a setting"),
@@ -140,6 +155,13 @@ def said(exit_info, capsys):
         (["--env.data.classes", "a", "b"], r"data\.classes names 2 classes"),
         (["--env.sampler.samples-per-class", "0"], r"sampler\.samples_per_class must be pos"),
         (["--env.replay-layer", "7"], r"replay_layer must be 1-5"),
+        (["--env.scenario", "nope"], r"unknown scenario 'nope' \(scenario\); registered: "),
+        (["--env.scenario", "class-incremental"], r"days=3 must be a multiple of the 2 tasks"),
+        (
+            ["--env.scenario", "class-incremental", "--env.days", "2"]
+            + ["--env.classes-per-task", "3"],
+            r"classes_per_task=3 must divide data\.n_classes=4",
+        ),
         (["--env.sampler.cvae.gating-prop", "1"], r"sampler\.cvae\.gating_prop must be in"),
         (["--env.sampler.recall.init", "zeros"], r"--env\.sampler\.recall\.init"),
     ],
@@ -258,3 +280,36 @@ def test_divergence_names_the_day_and_the_class(monkeypatch):
     monkeypatch.setattr(inner.learner, "train_day", lambda *args: 0.0)  # speed: no training
     with pytest.raises(LearnerDivergedError, match=r"diverged on day 2 .*class\(es\) proto-001 "):
         inner.end_night()
+
+
+def test_every_row_of_the_readme_table_names_tests_that_exist():
+    """Each row of README's "Bad input" table names tests, and every one of them exists.
+
+    A bare test name is in the file named before it in its row (a row that starts with "same":
+    or in the previous row), else in this file.
+    """
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text()
+    table = readme.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 15
+    current = Path(__file__)
+    for row in rows[1:]:  # the header row names the columns
+        cell = row.rstrip(" |").rsplit(" | ", 1)[1]
+        names = [n for n in re.findall(r"`([^`]+)`", cell) if n.startswith(("test_", "tests/"))]
+        assert names or cell.startswith("same"), f"row without a test: {row}"
+        if not cell.startswith("same"):
+            current = Path(__file__)
+        for name in names:
+            path, _, test = name.partition("::")
+            if path.endswith(".py"):
+                current = repo / path
+                assert current.is_file(), f"{path} (named in: {row})"
+            else:
+                test = name
+            if test:
+                assert re.search(rf"^def {re.escape(test)}\(", current.read_text(), re.M), (
+                    f"{test} is not in {current.relative_to(repo)} (named in: {row})"
+                )

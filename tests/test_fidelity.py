@@ -89,3 +89,23 @@ def test_other_sampler_settings_are_judged_without_touching_the_env(smoke_env):
         sample_fidelity(smoke_env, 3, sampler={"kind": "veridical"})
     with pytest.raises(ValueError, match="downsample"):
         sample_fidelity(smoke_env, 5, sampler=SamplerConfig(downsample=(1, 1, 1, 1, 2)))
+
+
+def test_fidelity_along_course_judges_each_day_and_factor():
+    from replay_gym.config import preset
+    from replay_gym.fidelity import fidelity_along_course
+
+    config = preset("smoke")
+    factors = lambda layer: (1, 2)[: 6 - layer]  # noqa: E731  (block 5 is 1x1: factor 1 only)
+    records = fidelity_along_course(config, seed=3, days=2, factors=factors)
+    days = sorted({r["day"] for r in records})
+    assert days == [1, 2]
+    assert {(r["layer"], r["factor"]) for r in records if r["day"] == 2} == {
+        (1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (4, 1), (4, 2), (5, 1)
+    }
+    default = fidelity_along_course(config, seed=3, days=1)
+    assert [(r["layer"], r["factor"]) for r in default] == [
+        (k, config.sampler.downsample[k - 1]) for k in range(1, 6)
+    ]
+    with pytest.raises(ValueError, match="days must be a positive integer"):
+        fidelity_along_course(config, seed=3, days=0)

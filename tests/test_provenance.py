@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 from replay_gym import __version__, provenance
 
@@ -15,10 +16,22 @@ def test_package_versions_name_every_distribution():
     assert versions["torch"] and versions["numpy"] and versions["gymnasium"]
 
 
-def test_git_commit_is_a_sha_or_none():
+def test_git_commit_is_this_checkouts_head_or_none():
     found = provenance.git_commit()
-    assert found is None or (re.fullmatch(r"[0-9a-f]{40}", found["commit"])
-                             and isinstance(found["dirty"], bool))
+    repo = Path(provenance.__file__).resolve().parent.parent
+    if not (repo / ".git").exists():  # an installed copy: nothing to record
+        assert found is None
+        return
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert re.fullmatch(r"[0-9a-f]{40}", found["commit"])
+    assert found == {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def test_git_commit_is_none_without_git(monkeypatch):

@@ -67,29 +67,13 @@ def resume(out: Path) -> None:
     main(["run", "--resume", str(out), "--no-progress"])
 
 
-def fail_at(monkeypatch, n: int, error: BaseException | None = None) -> None:
-    """Make the n-th replay step raise ``error`` (default: send this process SIGTERM first)."""
-    original = ReplaySelectionEnv._replay
-    calls = {"n": 0}
-
-    def replay(self, *args):
-        calls["n"] += 1
-        if calls["n"] == n:
-            if error is None:
-                os.kill(os.getpid(), signal.SIGTERM)
-            else:
-                raise error
-        return original(self, *args)
-
-    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
-
-
 # -- in this process -------------------------------------------------------------------------
 
 
-def test_sigterm_stops_at_a_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, reference):
+def test_sigterm_stops_at_a_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, stop_at_replay,
+                                                           reference):
     out = tmp_path / "run"
-    fail_at(monkeypatch, NIGHT + 3)  # night 2, step 3
+    stop_at_replay(NIGHT + 3)  # night 2, step 3
     with pytest.raises(RunInterrupted) as stopped:
         run(_args(out))
     assert stopped.value.exit_code == 128 + signal.SIGTERM
@@ -109,9 +93,10 @@ def _args(out: Path) -> RunArgs:
     return parse(cli(out)[1:])
 
 
-def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, capsys, reference):
+def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, stop_at_replay,
+                                                          capsys, reference):
     out = tmp_path / "run"
-    fail_at(monkeypatch, NIGHT + 5, RuntimeError("boom"))
+    stop_at_replay(NIGHT + 5, RuntimeError("boom"))
     with pytest.raises(RuntimeError, match="boom"):
         run(_args(out))
     assert f"resume with: python -m replay_gym run --resume {out}" in capsys.readouterr().err
@@ -179,9 +164,9 @@ def test_a_kill_while_finishing_resumes_to_the_finished_run(tmp_path, monkeypatc
     assert not (out / CHECKPOINT).exists()
 
 
-def test_a_partial_run_is_never_overwritten_silently(tmp_path, monkeypatch):
+def test_a_partial_run_is_never_overwritten_silently(tmp_path, monkeypatch, stop_at_replay):
     out = tmp_path / "run"
-    fail_at(monkeypatch, 2)
+    stop_at_replay(2)
     with pytest.raises(SystemExit) as stopped:
         main(cli(out))
     assert stopped.value.code == 128 + signal.SIGTERM
@@ -193,9 +178,9 @@ def test_a_partial_run_is_never_overwritten_silently(tmp_path, monkeypatch):
     assert (staging_path(out) / CHECKPOINT).read_bytes() == before
 
 
-def test_resume_refuses_other_settings_and_versions(tmp_path, monkeypatch):
+def test_resume_refuses_other_settings_and_versions(tmp_path, monkeypatch, stop_at_replay):
     out = tmp_path / "run"
-    fail_at(monkeypatch, 2)
+    stop_at_replay(2)
     with pytest.raises(SystemExit):
         main(cli(out))
     monkeypatch.undo()
@@ -226,10 +211,11 @@ def test_threads_and_provenance_are_recorded(tmp_path):
     main(cli(out, "--env.days", "1", condition="random"))
     config = json.loads((out / "config.json").read_text())
     assert config["threads"] == 1 and torch.get_num_threads() == before
+    assert config["versions"] == provenance.package_versions()
     assert config["versions"]["replay-gym"] == provenance.replay_gym_version()
     assert {"torch", "torchvision", "gymnasium", "numpy", "stable-baselines3"} <= set(
         config["versions"])
-    assert "git" in config
+    assert config["git"] == provenance.git_commit()  # {"commit": sha, "dirty": ...} in a checkout
     with pytest.raises(SystemExit, match="--threads must be a positive integer"):
         main(cli(tmp_path / "bad", "--threads", "0"))
 
@@ -256,10 +242,10 @@ class Planted:
 
 
 @pytest.fixture
-def interrupted(tmp_path, monkeypatch):
+def interrupted(tmp_path, monkeypatch, stop_at_replay):
     """A run stopped by SIGTERM in night 2 (its checkpoint counts one results line)."""
     out = tmp_path / "run"
-    fail_at(monkeypatch, NIGHT + 2)
+    stop_at_replay(NIGHT + 2)
     with pytest.raises(SystemExit):
         main(cli(out))
     monkeypatch.undo()
@@ -302,12 +288,18 @@ def test_a_planted_pickle_as_env_state_is_refused_and_never_run(tmp_path, how):
 # -- real processes, killed ------------------------------------------------------------------
 
 
-def killed(out: Path, what: str, at: int, signame: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "tests" / "kill_driver.py"), what, str(at), signame,
-         *cli(out, *extra)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
+@pytest.fixture
+def killed(checkout_env):
+    """``killed(out, what, at, SIGNAME, *extra)``: ``kill_driver.py`` on ``cli(out, *extra)``."""
+
+    def kill(out: Path, what: str, at: int, signame: str, *extra: str):
+        return subprocess.run(
+            [sys.executable, str(REPO / "tests" / "kill_driver.py"), what, str(at), signame,
+             *cli(out, *extra)],
+            capture_output=True, text=True, timeout=300, cwd=REPO, env=checkout_env,
+        )
+
+    return kill
 
 
 @pytest.mark.slow
@@ -318,7 +310,7 @@ def killed(out: Path, what: str, at: int, signame: str, *extra: str) -> subproce
         ("day-batch", 7 + 3, "day 2, batch 3 of 7"),  # 80 images in batches of 12: 7 per day
     ],
 )
-def test_sigkill_then_resume_is_exact(tmp_path, reference, what, at, where):
+def test_sigkill_then_resume_is_exact(tmp_path, reference, killed, what, at, where):
     out = tmp_path / "run"
     done = killed(out, what, at, "SIGKILL")
     assert done.returncode == -signal.SIGKILL, done.stderr
@@ -327,7 +319,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, reference, what, at, where):
 
 
 @pytest.mark.slow
-def test_sigkill_in_the_second_seed_then_resume_is_exact(tmp_path, reference):
+def test_sigkill_in_the_second_seed_then_resume_is_exact(tmp_path, reference, killed):
     out = tmp_path / "run"
     done = killed(out, "replay", 2 * NIGHT + NIGHT + 2, "SIGKILL", "--seeds", "2")  # seed 1
     assert done.returncode == -signal.SIGKILL, done.stderr
@@ -339,8 +331,8 @@ def test_sigkill_in_the_second_seed_then_resume_is_exact(tmp_path, reference):
 @pytest.mark.slow
 @pytest.mark.parametrize(("signame", "what", "at"), [("SIGTERM", "replay", NIGHT + 2),
                                                       ("SIGINT", "day-batch", 10)])
-def test_sigterm_and_sigint_stop_cleanly_then_resume_is_exact(tmp_path, reference, signame,
-                                                              what, at):
+def test_sigterm_and_sigint_stop_cleanly_then_resume_is_exact(tmp_path, reference, killed,
+                                                              signame, what, at):
     out = tmp_path / "run"
     done = killed(out, what, at, signame)
     assert done.returncode == 128 + getattr(signal, signame)
@@ -353,10 +345,11 @@ def test_sigterm_and_sigint_stop_cleanly_then_resume_is_exact(tmp_path, referenc
 
 
 @pytest.mark.slow
-def test_sigkill_from_outside_at_an_unknown_moment_then_resume_is_exact(tmp_path, reference):
+def test_sigkill_from_outside_at_an_unknown_moment_then_resume_is_exact(tmp_path, reference,
+                                                                      checkout_env):
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "replay_gym", *cli(out)], cwd=REPO,
+        [sys.executable, "-m", "replay_gym", *cli(out)], cwd=REPO, env=checkout_env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     steps = staging_path(out) / "steps.jsonl"

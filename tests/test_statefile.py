@@ -1,4 +1,4 @@
-"""State files (safetensors + JSON header) and atomic writes."""
+"""State files (safetensors + JSON header)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import torch
 from replay_gym import statefile
 from replay_gym.statefile import (
     StateFileError,
-    atomic_write,
-    atomic_write_json,
     differences,
     load_tree,
     rng_from_state,
@@ -82,20 +80,6 @@ def test_other_kinds_damaged_and_missing_files_are_refused(tmp_path):
     save_file({"x": torch.zeros(1)}, str(tmp_path / "plain"))  # safetensors, not ours
     with pytest.raises(StateFileError, match="format None"):
         load_tree(tmp_path / "plain", "env")
-
-
-def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
-    path = tmp_path / "f.json"
-    atomic_write_json(path, {"v": 1})
-
-    def full_disk(tmp):
-        tmp.write_text('{"v": 2, "trunc')
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with pytest.raises(OSError, match="No space"):
-        atomic_write(path, full_disk)
-    assert path.read_text() == '{\n  "v": 1\n}\n'
-    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temporary file left
 
 
 def test_save_tree_on_a_full_disk_keeps_the_previous_state(tmp_path, monkeypatch):

@@ -16,6 +16,8 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from replay_gym.config import EnvConfig, preset
+from replay_gym.rundir import check_writable
+from replay_gym.validation import check_fields
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
 """The supported algorithms by their ``--algo`` name."""
@@ -227,6 +229,9 @@ class TrainSB3Args:
     verbose: int = 1
     """SB3 verbosity: 0 silent, 1 a table of training statistics after each update."""
 
+    def __post_init__(self) -> None:
+        check_fields(self)  # types (finite floats, integers not rounded); strings become paths
+
     @property
     def model_path(self) -> Path:
         """Where the model is saved (``out`` or ``runs/sb3-<algo>-<preset>.zip``)."""
@@ -391,11 +396,15 @@ class TrainSB3Args:
             raise FileExistsError(
                 f"out {path} already exists; pass --overwrite to replace it or choose --out"
             )
+        check_writable(path, f"out {path}")
         if self.tensorboard_dir.exists() and not self.tensorboard_dir.is_dir():
             raise ValueError(f"tensorboard {self.tensorboard_dir} is a file, not a folder")
+        check_writable(self.tensorboard_dir, f"tensorboard {self.tensorboard_dir}")
         folder = self.checkpoints
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"checkpoint_dir {folder} is a file, not a folder")
+        if self.checkpoint_every:
+            check_writable(folder, f"checkpoint_dir {folder}")
         earlier = sorted(p.name for p in folder.glob(f"{CHECKPOINT_PREFIX}*")) if (
             self.checkpoint_every and folder.is_dir()
         ) else []

@@ -1,4 +1,4 @@
-"""Callbacks for SB3's ``learn``: replay scalars into TensorBoard, periodic checkpoints."""
+"""Callbacks for SB3's ``learn``: replay scalars, periodic checkpoints, stopping on a signal."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import TensorBoardOutputFormat
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.dqn.policies import DQNPolicy
 
 from replay_gym.agents.sb3.policies import action_preferences
 
-__all__ = ["PeriodicCheckpoint", "ReplayLogCallback"]
+__all__ = ["PeriodicCheckpoint", "ReplayLogCallback", "StopOnRequest"]
 
 
 class PeriodicCheckpoint(BaseCallback):
@@ -47,6 +48,41 @@ class PeriodicCheckpoint(BaseCallback):
 
     def _on_step(self) -> bool:
         return True
+
+
+class StopOnRequest(BaseCallback):
+    """Stop training after the environment step in progress once ``requested()`` is true.
+
+    The model is left at the last point it is consistent with, so that a checkpoint written
+    next is one a periodic checkpoint could have been: SB3 drops the half-collected rollout of
+    PPO/A2C (its steps were never learned from), so the step count goes back to the start of
+    that rollout, when the weights and the optimiser were last changed; DQN does not store the
+    transition of the step on which training stops, so that step is taken off the count.
+
+    Args:
+        requested: Whether a stop was asked for (e.g.
+            :meth:`~replay_gym.rundir.StopSignals.requested`).
+    """
+
+    def __init__(self, requested: Callable[[], bool]) -> None:
+        super().__init__()
+        self.requested = requested
+        self.stopped_at: int | None = None
+        """The model's step count after it stopped (None while it has not)."""
+        self._rollout_start = 0
+
+    def _on_rollout_start(self) -> None:
+        self._rollout_start = int(self.model.num_timesteps)
+
+    def _on_step(self) -> bool:
+        if not self.requested():
+            return True
+        if isinstance(self.model, OnPolicyAlgorithm):
+            self.model.num_timesteps = self._rollout_start
+        else:
+            self.model.num_timesteps -= self.training_env.num_envs
+        self.stopped_at = int(self.model.num_timesteps)
+        return False
 
 
 class ReplayLogCallback(BaseCallback):
@@ -122,5 +158,3 @@ class ReplayLogCallback(BaseCallback):
     def _on_training_end(self) -> None:
         if self._writer is not None:
             self._writer.flush()
-
-

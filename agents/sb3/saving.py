@@ -15,7 +15,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 import replay_gym
 from replay_gym.agents.sb3.args import _APPLIES_TO, TrainSB3Args
 from replay_gym.agents.sb3.loading import sidecar_path, space_text
-from replay_gym.atomic import atomic_write
+from replay_gym.atomic import atomic_write, atomic_write_text
 from replay_gym.config import config_to_dict
 
 __all__ = ["SIDECAR_FORMAT", "TrainingRecord", "model_metadata", "save_model", "write_sidecar"]
@@ -32,14 +32,15 @@ class TrainingRecord:
         args: The call's arguments.
         steps: Steps this call trains (``total_timesteps`` resolved).
         target_timesteps: The model's step count when this call is done.
-        threads: Torch intra-op threads: ``main`` (this process) and ``workers`` (each
-            subprocess env; None with the dummy vector env).
+        threads: Torch intra-op threads: ``main`` (this process), ``workers`` (each
+            subprocess env; None with the dummy vector env) and ``per_env`` (what each env's
+            process reported when training started).
     """
 
     args: TrainSB3Args
     steps: int
     target_timesteps: int
-    threads: dict[str, int | None]
+    threads: dict[str, int | list[int] | None]
 
 
 def model_metadata(model: BaseAlgorithm, record: TrainingRecord, complete: bool) -> dict[str, Any]:
@@ -83,8 +84,7 @@ def save_model(model: BaseAlgorithm, path: Path, meta: dict[str, Any]) -> Path:
 
 def write_sidecar(model_path: Path, meta: dict[str, Any]) -> None:
     """Write ``meta`` as the sidecar JSON of ``model_path`` (atomically)."""
-    text = json.dumps(meta, indent=2)
-    atomic_write(sidecar_path(model_path), lambda tmp: tmp.write_text(text))
+    atomic_write_text(sidecar_path(model_path), json.dumps(meta, indent=2))
 
 
 def _model_hyperparameters(model: BaseAlgorithm, algo: str) -> dict[str, Any]:

@@ -18,7 +18,6 @@ largest factor (smallest Gaussian) whose minimum passes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -26,11 +25,10 @@ import numpy as np
 import torch
 import tyro
 
-from replay_gym.analysis import write_text_atomic
-from replay_gym.config import N_BLOCKS, config_to_dict
+from replay_gym.atomic import atomic_write_text
+from replay_gym.config import config_to_dict
 from replay_gym.config import preset as preset_config
-from replay_gym.envs import ReplaySelectionEnv
-from replay_gym.fidelity import sample_fidelity
+from replay_gym.fidelity import fidelity_along_course
 
 THRESHOLD = 0.9
 """Issue 8's criterion: sample accuracy at least 0.9 x real accuracy."""
@@ -43,28 +41,11 @@ def candidate_factors(env_config, layer: int, largest: int = 4) -> list[int]:
 
 
 def screen_seed(env_config, seed: int, days: int) -> dict:
-    """Fidelity of every (block, factor) on days 1..``days`` of a round-robin course."""
-    env = ReplaySelectionEnv(env_config)
-    env.reset(seed=seed)
-    records: list[dict] = []
-    turn = 0
-    while True:
-        for layer in range(1, N_BLOCKS + 1):
-            for factor in candidate_factors(env_config, layer):
-                factors = list(env_config.sampler.downsample)
-                factors[layer - 1] = factor
-                sampler = dataclasses.replace(env_config.sampler, downsample=tuple(factors))
-                result = sample_fidelity(env, layer, seed=seed, sampler=sampler)
-                records.append({"day": env.day, "factor": factor, **result.to_dict()})
-        if env.day >= days:
-            return {"seed": seed, "records": records}
-        while True:  # one round-robin night
-            _, _, terminated, _, info = env.step(turn % env.n_classes)
-            turn += 1
-            if "night_end" in info:
-                break
-        if terminated:
-            return {"seed": seed, "records": records}
+    """Fidelity of every (block, candidate factor) on days 1..``days`` of a round-robin course."""
+    records = fidelity_along_course(
+        env_config, seed, days, lambda layer: candidate_factors(env_config, layer)
+    )
+    return {"seed": seed, "records": records}
 
 
 def summarise(results: list[dict]) -> list[dict]:
@@ -147,12 +128,12 @@ def main(
             results.append(json.loads(path.read_text()))
             continue
         result = {"config": config_to_dict(env_config), **screen_seed(env_config, seed, days)}
-        write_text_atomic(path, json.dumps(result, indent=1))
+        atomic_write_text(path, json.dumps(result, indent=1))
         results.append(result)
         print(f"fidelity screen seed {seed} done", flush=True)
     rows = summarise(results)
     chosen = choose(rows)
-    write_text_atomic(
+    atomic_write_text(
         out / "fidelity_screen.json",
         json.dumps(
             {
@@ -164,7 +145,7 @@ def main(
             indent=1,
         ),
     )
-    write_text_atomic(out / "fidelity_screen.md", table(rows, chosen, list(seeds), days))
+    atomic_write_text(out / "fidelity_screen.md", table(rows, chosen, list(seeds), days))
     print(table(rows, chosen, list(seeds), days))
 
 

@@ -22,7 +22,7 @@ import torch
 import tyro
 from torch.nn import functional as F
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.envs.replay_select import ReplaySelectionEnv
 from replay_gym.learner.cortex import Learner
 from replay_gym.learner.vgg import IMAGENET_STD
@@ -71,7 +71,7 @@ def main(preset: str = "default", seeds: int = 3, out: Path = RESULTS) -> dict:
         },
         "per_tensor": per_tensor,
     }
-    write_text_atomic(out, json.dumps(result, indent=1))
+    atomic_write_text(out, json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "per_tensor"}, indent=1))
     return result
 

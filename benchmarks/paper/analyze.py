@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.results import class_table, find_run_dirs, load_runs, per_seed
 from replay_gym.stats import (
     linear_regression,
@@ -219,7 +219,7 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
         room.details = {"per_day_mean": gain.mean(0).round(4).tolist()}
     else:
         for finding in (interaction, early, room):
-            finding.details = {"waiting_for": [f"none/days={days}", f"generative/days={days}"]}
+            finding.details = {"waiting_for": _missing(days, none=none, generative=generative)}
     if generative is not None and veridical is not None:
         tests = mixed_anova(_stack(generative, veridical), "test_accuracy", "day", "label",
                             "subject")  # fmt: skip
@@ -227,7 +227,7 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
         same.ours = paper_style(tests["label"]) + f"; final generative − veridical {gap}"
         same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
     else:
-        same.details = {"waiting_for": [f"generative/days={days}", f"veridical/days={days}"]}
+        same.details = {"waiting_for": _missing(days, generative=generative, veridical=veridical)}
     if continuous is not None and generative is not None:
         first = continuous[continuous["day"] == 1].set_index("seed")["test_accuracy"]
         last = continuous[continuous["day"] == days].set_index("seed")["test_accuracy"]
@@ -245,9 +245,14 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     else:
         for finding in (rises, below):
             finding.details = {
-                "waiting_for": [f"continuous/days={days}", f"generative/days={days}"]
+                "waiting_for": _missing(days, continuous=continuous, generative=generative)
             }
     return findings
+
+
+def _missing(days: int, **groups: pd.DataFrame | None) -> list[str]:
+    """The cell groups (``condition/days=N``) among ``groups`` that have not all run."""
+    return [f"{name}/days={days}" for name, table in groups.items() if table is None]
 
 
 def _relative_gain(replay: pd.DataFrame, none: pd.DataFrame) -> np.ndarray:
@@ -282,7 +287,7 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     if regression is None or generative is None:
         for finding in (same, replays, gain):
             finding.details = {
-                "waiting_for": [f"regression/days={days}", f"generative/days={days}"]
+                "waiting_for": _missing(days, regression=regression, generative=generative)
             }
         return [same, replays, gain]
     tests = mixed_anova(_stack(regression, generative), "test_accuracy", "day", "label",
@@ -334,11 +339,11 @@ def main(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> None:
         long: Days of the F2-F5 courses (days30.toml).
     """
     findings = analyse(runs, seeds, short, long)
-    write_text_atomic(
+    atomic_write_text(
         runs / "findings.json", json.dumps([f.__dict__ for f in findings], indent=1, default=str)
     )
     text = table(findings, runs, seeds)
-    write_text_atomic(runs / "findings.md", text)
+    atomic_write_text(runs / "findings.md", text)
     print(text)
 
 

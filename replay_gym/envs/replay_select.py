@@ -18,7 +18,8 @@ from replay_gym.data import load_dataset
 from replay_gym.learner.cortex import DayViews, Learner
 from replay_gym.learner.weights import load_base_state
 from replay_gym.metrics import chi_square, class_accuracy, confusion_matrix, overall_accuracy
-from replay_gym.samplers import LearnerDivergedError, Sampler, make_sampler
+from replay_gym.samplers import LearnerDivergedError, Sampler
+from replay_gym.scenarios import Scenario, make_scenario
 from replay_gym.statefile import differences, load_tree, rng_from_state, rng_state, save_tree
 
 STATE_KIND = "env"
@@ -41,7 +42,9 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     ## Action Space
 
     `Discrete(n_classes)`: the class whose batch (`learner.batch_size` samples, 36 in the paper)
-    is drawn from the sampler and replayed.
+    is drawn from the sampler and replayed. Only the classes the scenario has shown by now are
+    valid (every class in the paper's scenario): `info["action_mask"]` and `action_masks()` (as
+    sb3-contrib's `MaskablePPO` reads it) mark them, and another class is refused.
 
     ## Observation Space
 
@@ -80,13 +83,13 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     ## Info
 
     Always: `chi2`, `class_accuracy` (validation, per class), `day` (1-based), `night_step`
-    (steps done this night). After `reset` and any step that ends a night or a day, also
-    `test_accuracy` and `test_class_accuracy` of the current network, and on such steps
-    `night_end` (the finished night: `day`, `steps`, `replay_counts`, `chi2`, `class_accuracy`,
-    `test_accuracy`, `test_class_accuracy`) and, unless the episode ended, `day_end` (the new
-    day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's change of chi2; `None`
-    on day 1, which has no earlier value), `class_accuracy`, `val_accuracy`, `test_accuracy`,
-    `test_class_accuracy`).
+    (steps done this night), `action_mask` (the valid actions). After `reset` and any step that
+    ends a night or a day, also `test_accuracy` and `test_class_accuracy` of the current
+    network, and on such steps `night_end` (the finished night: `day`, `steps`, `replay_counts`,
+    `chi2`, `class_accuracy`, `test_accuracy`, `test_class_accuracy`) and, unless the episode
+    ended, `day_end` (the new day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's
+    change of chi2; `None` on day 1, which has no earlier value), `class_accuracy`,
+    `val_accuracy`, `test_accuracy`, `test_class_accuracy`).
 
     ## Arguments
 
@@ -99,9 +102,17 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     env = gym.make("ReplaySelect-v0", days=3, replay_layer=5, adam_eps=1e-8)
     ```
 
-    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "paper") gives the base
-    configuration; keyword overrides change single settings: an `EnvConfig` field, a section dict
-    (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "fashion-mnist", "paper") gives the
+    base configuration; keyword overrides change single settings: an `EnvConfig` field, a section
+    dict (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+
+    `scenario` picks which classes each day trains on and each night may replay and test
+    (`replay_gym.scenarios`): `"paper"` (default), every class every day; `"class-incremental"`,
+    classes arriving in tasks of `classes_per_task`, `days_per_task` days each, a day training
+    on its task's real images only, validation, reward, observation and test covering the
+    classes seen so far (unseen classes score 0 in the observation), and the night ending after
+    every generated sample of the seen classes once (`steps_per_night` unset), so nights grow as
+    classes arrive (`env.night_length` is tonight's).
 
     Beyond `step`, two primitives serve fixed schedules: `replay_batch(x, y)` trains one
     mixed-class batch of replay activations as a step, and `end_night()` ends the night
@@ -146,10 +157,12 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self.config = apply_overrides(base, **overrides) if overrides else base
         self.layer = self.config.replay_layer
         # Built before the data so that an unknown sampler kind fails before any loading.
-        self.sampler: Sampler = make_sampler(self.config.sampler, self.layer)
+        self.scenario: Scenario = make_scenario(self.config)
+        self.sampler: Sampler = self.scenario.make_sampler(self.layer)
         self.data = load_dataset(self.config.data, self.config.learner.input_size)
         self.n_classes = self.data.n_classes
-        self.night_length = self.config.night_length
+        self.night_length = self.scenario.night_length(1)
+        """Steps of the current night (the scenario's; fixed in the paper's)."""
         self._base_state = load_base_state(self.config.learner)
 
         n = self.n_classes
@@ -192,7 +205,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         # fitting) are as before the sampler had its own generator.
         self._sampler_gen = torch.Generator().manual_seed(int(self.np_random.integers(0, 2**62)))
         self.learner = Learner(self.config.learner, self.n_classes, self._base_state, init_gen)
-        self.sampler = make_sampler(self.config.sampler, self.layer)
+        self.sampler = self.scenario.make_sampler(self.layer)
         self.sampler.bind(self.learner, self.layer)
         self.day = 0
         self._done = False
@@ -204,6 +217,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """Replay one generated batch of class ``action``."""
         action = self._check_action(action)
         self._check_running()
+        self._check_seen([action])
         samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
         labels = torch.full((len(samples),), action, dtype=torch.int64)
         return self._replay(samples, labels)
@@ -235,6 +249,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             )
         if labels.min() < 0 or labels.max() >= self.n_classes:
             raise ValueError(f"labels must lie in 0..{self.n_classes - 1}")
+        self._check_seen(torch.unique(labels).tolist())
         return self._replay(self.sampler.finish_batch(activations, labels), labels)
 
     def end_night(self) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -260,6 +275,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """The reward ``step(action)`` would give now; learner, sampler and RNG are restored."""
         action = self._check_action(action)
         self._check_running()
+        self._check_seen([action])
         snapshot = self.learner.snapshot_above(self.layer)
         generator_state = self._night_gen.get_state()
         saved = (self._chi2, self._val_confusion)
@@ -273,6 +289,15 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             self.learner.restore_above(self.layer, snapshot)
             self._night_gen.set_state(generator_state)
             self._chi2, self._val_confusion = saved
+
+    def action_masks(self) -> np.ndarray:
+        """The valid actions now: True for each class the scenario has shown (sb3-contrib's name).
+
+        Raises:
+            gymnasium.error.ResetNeeded: Before the first :meth:`reset`.
+        """
+        self._check_reset()
+        return self.scenario.action_mask(self.day)
 
     @property
     def night_generator(self) -> torch.Generator:
@@ -354,10 +379,12 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         )
         self.learner.load_state_dict(state["learner"])
         device = self.learner.device
-        self.sampler = make_sampler(self.config.sampler, self.layer)
+        self.sampler = self.scenario.make_sampler(self.layer)
         self.sampler.bind(self.learner, self.layer)
         self.sampler.load_state_dict(state["sampler"], device)
         self.day = int(state["day"])
+        self.night_length = self.scenario.night_length(self.day)
+        self._set_eval_labels()
         self.night_step = int(state["night_step"])
         self._done = bool(state["done"])
         self._chi2 = float(state["chi2"])
@@ -398,12 +425,10 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """
         if self.learner is None or self.day_views is None:
             raise gym.error.ResetNeeded("call reset() before day_activations()")
-        data = self.data
+        images, labels = self._day_images(min(self.day, self.config.n_real_days))
         if self.config.sampler.fit_on == "augmented":
-            return self.learner.view_activations(
-                data.train_images, data.train_labels, self.day_views, layer
-            )
-        return self.learner.activations(data.train_images, layer), data.train_labels
+            return self.learner.view_activations(images, labels, self.day_views, layer)
+        return self.learner.activations(images, layer), labels
 
     # -- internals ------------------------------------------------------------------------
 
@@ -431,23 +456,24 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """Train the next day, refit the sampler, cache the night's inputs; the day's summary."""
         self.day += 1
         chi2_before = self._chi2
-        data = self.data
         real = self.day <= self.config.n_real_days
         if real:
             self.sampler.before_day()
-            views = self.learner.draw_views(len(data.train_images), self._day_gen)
-            loss = self.learner.train_day(
-                data.train_images, data.train_labels, self._day_gen, views
-            )
+            images, labels = self._day_images(self.day)
+            views = self.learner.draw_views(len(images), self._day_gen)
+            loss = self.learner.train_day(images, labels, self._day_gen, views)
             self.day_views = views
             train_acts, train_labels = self.day_activations(self.layer)
             self._fit_sampler(train_acts, train_labels, loss)
             del train_acts
         else:
             loss = self._replay_day()
-        # The part below the replay layer is frozen until the next real day: cache its output.
-        self._val_acts = self.learner.activations(data.val_images, self.layer)
-        self._test_acts = self.learner.activations(data.test_images, self.layer)
+        # The part below the replay layer is frozen until the next real day: cache its output
+        # for the images of the classes the scenario has shown.
+        self.night_length = self.scenario.night_length(self.day)
+        val_images, test_images = self._set_eval_labels()
+        self._val_acts = self.learner.activations(val_images, self.layer)
+        self._test_acts = self.learner.activations(test_images, self.layer)
         self._evaluate_validation()
         self.night_step = 0
         self._night_counts = np.zeros(self.n_classes, dtype=np.int64)
@@ -500,6 +526,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "val_accuracy": overall_accuracy(self._val_confusion),
             "test_accuracy": overall_accuracy(test),
             "test_class_accuracy": class_accuracy(test),
+            **self.scenario.night_summary(self.day, test),
         }
         info["night_end"] = night
         if self.day >= self.config.days:
@@ -513,13 +540,34 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     def _evaluate_validation(self) -> None:
         predictions = self.learner.predict_from(self._val_acts, self.layer)
         self._val_confusion = confusion_matrix(
-            self.data.val_labels.numpy(), predictions, self.n_classes
+            self._val_labels.numpy(), predictions, self.n_classes
         )
         self._chi2 = chi_square(self._val_confusion)
 
     def _test_confusion(self) -> np.ndarray:
         predictions = self.learner.predict_from(self._test_acts, self.layer)
-        return confusion_matrix(self.data.test_labels.numpy(), predictions, self.n_classes)
+        return confusion_matrix(self._test_labels.numpy(), predictions, self.n_classes)
+
+    def _day_images(self, day: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training images and labels of the classes day ``day`` trains on."""
+        return self._of_classes("train", self.scenario.train_classes(day))
+
+    def _set_eval_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keep the validation and test labels of the classes seen by now; their images."""
+        seen = self.scenario.seen_classes(self.day)
+        val_images, self._val_labels = self._of_classes("val", seen)
+        test_images, self._test_labels = self._of_classes("test", seen)
+        return val_images, test_images
+
+    def _of_classes(
+        self, split: str, classes: tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(images, labels)`` of ``split``, only of ``classes`` (all: the tensors as loaded)."""
+        images, labels = self.data.split(split)
+        if len(classes) == self.n_classes:
+            return images, labels
+        index = torch.isin(labels, torch.tensor(classes, dtype=labels.dtype)).nonzero().flatten()
+        return images[index], labels[index]
 
     def _observation(self) -> np.ndarray:
         accuracy = class_accuracy(self._val_confusion)
@@ -536,6 +584,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "class_accuracy": class_accuracy(self._val_confusion),
             "day": self.day,
             "night_step": self.night_step,
+            "action_mask": self.scenario.action_mask(self.day),
         }
 
     def _check_action(self, action: int | np.integer) -> int:
@@ -546,6 +595,18 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         if not 0 <= action < self.n_classes:
             raise ValueError(f"action {action} is not a class index in 0..{self.n_classes - 1}")
         return int(action)
+
+    def _check_seen(self, classes: list[int]) -> None:
+        """Refuse classes the scenario has not shown yet (unseen: no generator, not tested)."""
+        mask = self.scenario.action_mask(self.day)
+        unseen = [c for c in classes if not mask[c]]
+        if unseen:
+            names = ", ".join(f"{c} ({self.data.class_names[c]})" for c in unseen)
+            raise ValueError(
+                f"class {names} has not been seen yet on day {self.day} of the "
+                f"{self.scenario.name} scenario; valid actions are "
+                f"{np.flatnonzero(mask).tolist()} (info['action_mask'], env.action_masks())"
+            )
 
     def _check_reset(self) -> None:
         if self.learner is None:

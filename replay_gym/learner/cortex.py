@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from replay_gym.config import LearnerConfig
 from replay_gym.devices import check_device
 from replay_gym.learner.augment import AffineParams, affine_params, apply_affine
+from replay_gym.learner.compiled import CompiledForward
 from replay_gym.learner.vgg import VGG16, init_features, init_head
 from replay_gym.learner.weights import check_base_state
 from replay_gym.metrics import confusion_matrix
@@ -89,6 +90,11 @@ class NightSnapshot:
 class Learner:
     """A VGG-16 and its optimiser.
 
+    With ``config.compile`` the night's predictions above the replay layer run through
+    ``torch.compile`` (:mod:`replay_gym.learner.compiled`); ``model`` itself is never wrapped,
+    so :meth:`state_dict` is the same either way. With ``config.adam_fused`` Adam runs as
+    torch's fused kernel.
+
     Args:
         config: architecture, optimiser and augmentation settings.
         n_classes: size of the new head.
@@ -123,8 +129,14 @@ class Learner:
         init_head(self.model, generator)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.lr, betas=config.betas, eps=config.adam_eps
+            self.model.parameters(),
+            lr=config.lr,
+            betas=config.betas,
+            eps=config.adam_eps,
+            fused=True if config.adam_fused else None,  # None: torch's default, the loop
         )
+        self._compiled: dict[int, CompiledForward] = {}
+        """Compiled inference above each replay layer used so far (with ``config.compile``)."""
 
     # -- training -------------------------------------------------------------------------
 
@@ -244,17 +256,39 @@ class Learner:
 
     @torch.no_grad()
     def predict_from(self, activations: torch.Tensor, layer: int) -> np.ndarray:
-        """Predicted classes from activations at ``layer`` (exact while the base is unchanged)."""
-        above = self.model.above(layer)
-        above.eval()
-        parts = [above(chunk).argmax(1).cpu() for chunk in activations.split(EVAL_BATCH)]
+        """Predicted classes from activations at ``layer`` (exact while the base is unchanged).
+
+        Compiled with ``config.compile``; the logits then equal the eager ones within float
+        rounding, and so do the predictions unless two logits tie within it.
+        """
+        forward = self.forward_above(layer)
+        parts = [forward(chunk).argmax(1).cpu() for chunk in activations.split(EVAL_BATCH)]
         return torch.cat(parts).numpy()
+
+    def forward_above(self, layer: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The network above ``layer`` for inference: logits from activations, in eval mode.
+
+        With ``config.compile`` a :class:`~replay_gym.learner.compiled.CompiledForward`, kept
+        per layer (it compiles on first use of each batch shape); otherwise the eager modules.
+        Call it under ``torch.no_grad()``.
+        """
+        if not self.config.compile:
+            above = self.model.above(layer)
+            above.eval()
+            return above
+        if layer not in self._compiled:
+            self._compiled[layer] = CompiledForward(self.model.above(layer))
+        return self._compiled[layer]
 
     def confusion(self, images: torch.Tensor, labels: torch.Tensor, n_classes: int) -> np.ndarray:
         """Confusion matrix of the whole network on ``images``."""
         return confusion_matrix(labels.numpy(), self.predict(images), n_classes)
 
     # -- saving ---------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the compiled forwards (they compile again on first use)."""
+        return {**self.__dict__, "_compiled": {}}
 
     def state_dict(self) -> dict[str, Any]:
         """Weights and optimiser state (Adam's moments and step counts), as a state tree.
@@ -347,4 +381,3 @@ def _seeded_torch(generator: torch.Generator, device: torch.device) -> Iterator[
     with torch.random.fork_rng(devices=devices, device_type=device.type):
         torch.manual_seed(seed)
         yield
-

@@ -148,7 +148,7 @@ def load_spec(path: Path) -> dict[str, Any]:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ValueError(f"sweep file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"sweep file {path} is not valid TOML: {error}") from None
     known = {"preset", "conditions", "seeds", "set", "grid", "agent"}
     unknown = sorted(set(data) - known)

@@ -268,6 +268,31 @@ def test_same_seed_rollouts_are_data_equivalent_for_gymnasium():
         assert data_equivalence(a.step(action), b.step(action), exact=True)
 
 
+def nan_paths(value, where="info"):
+    """Where ``value`` (an info, nested) holds a NaN."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in nan_paths(v, f"{where}[{k!r}]")]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in nan_paths(v, f"{where}[{i}]")]
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return [where] if np.isnan(value).any() else []
+    return [where] if isinstance(value, float) and np.isnan(value) else []
+
+
+def test_no_info_of_a_whole_course_holds_nan_and_same_seed_courses_are_equivalent():
+    small = {"days": 2, "steps_per_night": 3, "train_per_class": 12, "val_per_class": 4,
+             "test_per_class": 4, "weights": "none"}
+    a, b = make(**small), make(**small)
+    first, second = a.reset(seed=3), b.reset(seed=3)
+    assert nan_paths(first[1]) == [] and data_equivalence(first, second, exact=True)
+    terminated, action = False, 0
+    while not terminated:
+        step = a.step(action)
+        assert nan_paths(step[-1]) == [], step[-1]
+        assert data_equivalence(step, b.step(action), exact=True)
+        terminated, action = step[2], (action + 1) % a.n_classes
+
+
 def test_paper_preset_without_data_says_what_is_missing():
     with pytest.raises((ValueError, FileNotFoundError, RuntimeError), match="root"):
         ReplaySelectionEnv(preset="paper", weights="none", device="cpu")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_resume import fail_at, outputs, resume
+from test_resume import outputs, resume
 
 from replay_gym.__main__ import main
 
@@ -17,7 +17,9 @@ FLAGS = ["--preset", "smoke", "--env.days", "2", "--env.data.train-per-class", "
     ("kind", "condition"),
     [("recall", "generative"), ("cvae-repulsion", "round-robin"), ("cvae", "generative")],
 )
-def test_sigterm_mid_night_two_then_resume_is_exact(kind, condition, tmp_path, monkeypatch):
+def test_sigterm_mid_night_two_then_resume_is_exact(
+    kind, condition, tmp_path, monkeypatch, stop_at_replay
+):
     def cli(out):
         return ["run", "--condition", condition, "--out", str(out), "--env.sampler.kind", kind,
                 *FLAGS]  # fmt: skip
@@ -25,7 +27,7 @@ def test_sigterm_mid_night_two_then_resume_is_exact(kind, condition, tmp_path, m
     main(cli(tmp_path / "reference"))
     out = tmp_path / "run"
     night = 7  # ceil(20 images x 4 classes / batch 12)
-    fail_at(monkeypatch, night + 3)  # night 2, step 3: after the copy of day 2's network
+    stop_at_replay(night + 3)  # night 2, step 3: after the copy of day 2's network
     with pytest.raises(SystemExit) as stopped:
         main(cli(out))
     assert stopped.value.code == 143  # SIGTERM: checkpoint written, resumable

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sb3_helpers import TINY_FLAGS, tiny_args
+from sb3_helpers import TINY, TINY_FLAGS, tiny_args
 from stable_baselines3 import DQN
 
 import replay_gym.agents.sb3.checkpoints as checkpoints
@@ -29,6 +29,7 @@ from replay_gym.agents.sb3.checkpoints import (
     restore_training_state,
     rng_state,
 )
+from replay_gym.config import apply_overrides
 
 
 def interrupt_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
@@ -176,6 +177,25 @@ def test_resuming_an_older_checkpoint_into_its_folder_is_refused(dqn_copy):
     older = tmp_path / "dqn.ckpt" / "step-000000008"
     args = tiny_args(tmp_path, "dqn", checkpoint_every=8, resume=older, total_timesteps=4)
     with pytest.raises(ValueError, match="older than step-000000016"):
+        train_sb3(args)
+
+
+def test_a_checkpoint_of_other_settings_or_another_version_is_refused(dqn_copy):
+    tmp_path = dqn_copy
+    folder = tmp_path / "dqn.ckpt"
+    args = tiny_args(tmp_path, "dqn", checkpoint_every=8, resume=folder, total_timesteps=4)
+    other = dataclasses.replace(args, env=apply_overrides(TINY, lr=1e-3, days=3))
+    with pytest.raises(ValueError, match=r"other environment settings: days: saved 2, now 3; "
+                                         r"learner.lr: saved 0.0003, now 0.001"):
+        train_sb3(other)
+    # the model file alone may be trained further on other settings (with a warning)
+    with pytest.warns(UserWarning, match="other environment settings"):
+        train_sb3(dataclasses.replace(other, resume=folder / "step-000000016" / MODEL_FILE,
+                                      checkpoint_every=0, out=tmp_path / "tuned.zip"))
+    sidecar = folder / "step-000000016" / (MODEL_FILE + ".json")
+    meta = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**meta, "replay_gym_version": "0.0.1"}))
+    with pytest.raises(ValueError, match=r"written by replay-gym 0.0.1, this is 0.1.0"):
         train_sb3(args)
 
 

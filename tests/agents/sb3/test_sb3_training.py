@@ -65,10 +65,8 @@ def test_default_paths():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"algo": "sac"}, "algo must be one of"),
         ({"total_timesteps": 0}, "total_timesteps"),
         ({"n_envs": 0}, "n_envs"),
-        ({"vec_env": "ray"}, "vec_env"),
         ({"checkpoint_every": -1}, "checkpoint_every"),
         ({"keep_checkpoints": 0}, "keep_checkpoints"),
         ({"threads": 0}, "threads"),
@@ -92,6 +90,53 @@ def test_bad_arguments_name_the_field(tmp_path, changes, message):
         args.validate()
     with pytest.raises(ValueError, match=message):
         train_sb3(args)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"learning_rate": float("inf")}, "learning_rate must be a finite number"),
+        ({"ent_coef": float("nan")}, "ent_coef must be a finite number"),
+        ({"total_timesteps": 1.5}, r"total_timesteps must be an integer .*got 1.5"),
+        ({"n_envs": "2"}, r"n_envs must be an integer \(int\), got '2' \(str\)"),
+        ({"seed": True}, "seed must be an integer"),
+        ({"algo": "sac"}, "algo must be one of 'ppo', 'a2c', 'dqn'"),
+        ({"vec_env": "ray"}, "vec_env must be one of 'dummy', 'subproc'"),
+        ({"net_arch": (64, 0.5)}, r"net_arch\[1\] must be an integer \(int\), got 0.5"),
+    ],
+)
+def test_bad_types_are_refused_when_the_arguments_are_built(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TrainSB3Args(preset="smoke", env=TINY, **changes)
+
+
+def test_paths_may_be_given_as_strings(tmp_path):
+    args = TrainSB3Args(preset="smoke", env=TINY, out=str(tmp_path / "m.zip"))
+    assert args.model_path == tmp_path / "m.zip" and args.checkpoints == tmp_path / "m.ckpt"
+
+
+@pytest.mark.parametrize(
+    ("where", "flag"),
+    [
+        ({"out": "file/m.zip"}, "out"),
+        ({"tensorboard": "file/tb"}, "tensorboard"),
+        ({"checkpoint_dir": "file/sub/ckpt", "checkpoint_every": 4}, "checkpoint_dir"),
+    ],
+)
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, monkeypatch, where, flag):
+    import replay_gym.agents.sb3.train as train
+
+    def no_work(args):
+        raise AssertionError("an environment was built")
+
+    monkeypatch.setattr(train, "make_vec_env", no_work)
+    (tmp_path / "file").write_text("x")
+    given = {k: tmp_path / v if isinstance(v, str) else v for k, v in where.items() if k != "out"}
+    args = tiny_args(tmp_path, name=where.get("out"), **given)
+    message = f"{flag} {tmp_path / where[flag]}: {tmp_path / 'file'} is a file, not a folder"
+    with pytest.raises(ValueError, match=message):
+        train_sb3(args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_a_bad_env_setting_is_refused_before_train_sb3_sees_it():
@@ -320,7 +365,7 @@ def test_subprocess_vector_env(tmp_path):
     path = train_sb3(args)
     meta = read_sidecar(path)
     assert meta is not None and meta["n_envs"] == 2 and meta["num_timesteps"] == 16
-    assert meta["threads"] == {"main": 1, "workers": 1}  # one torch thread per worker
+    assert meta["threads"] == {"main": 1, "workers": 1, "per_env": [1, 1]}  # one per worker
     scalars = tensorboard_scalars(tmp_path / "ppo.tb")
     assert [step for step, _ in scalars["replay/reward"]] == list(range(2, 18, 2))
     assert [step for step, _ in scalars["night/test_accuracy"]] == [8, 16]
