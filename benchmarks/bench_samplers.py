@@ -44,10 +44,11 @@ import numpy as np
 import torch
 import tyro
 
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import preset as preset_config
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.learner.cortex import Learner
+from replay_gym.learner.vgg import VGG16
 from replay_gym.samplers import ContinualSampler, make_sampler, state_bytes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "samplers"
@@ -168,6 +169,10 @@ def ratios(row: dict, base: dict) -> dict:
     )
     summary["night_ratio"] = summary["night_s"] / mean(base["night_s"])
     summary["fit_over_day_training"] = summary["fit_per_day_s"] / summary["day_training_s"]
+    if len(row["fit_s"]) > 1:  # from day 2 on, the VAE also trains on its own replay
+        summary["later_fit_over_day_training"] = mean(row["fit_s"][1:]) / mean(
+            row["day_training_s"][1:]
+        )
     summary["night_1_ratio"] = row["night_s"][0] / base["night_s"][0]
     if len(row["night_s"]) > 1:
         summary["later_nights_ratio"] = mean(row["night_s"][1:]) / mean(base["night_s"][1:])
@@ -178,26 +183,68 @@ def ratios(row: dict, base: dict) -> dict:
     return summary
 
 
-def table(rows: list[dict]) -> str:
-    """The markdown table of the ratios."""
+def paper_memory(n_classes: int = 10, train_per_class: int = 1170) -> list[dict]:
+    """ARM's memory account at the ``paper`` preset's scale, computed (nothing is trained).
+
+    For each replay layer: the bytes of a copy of the network above it (4 per parameter, as ARM
+    counts) against a buffer of one day's activations there (the veridical sampler's), and how
+    many activations the copy's bytes would hold. The network is built on the meta device, so
+    no memory is used.
+    """
+    config = preset_config("paper").learner
+    with torch.device("meta"):
+        model = VGG16(config.widths, config.input_size, config.hidden, n_classes, config.dropout)
+    rows = []
+    for layer in range(1, 6):
+        copy_bytes = 4 * sum(p.numel() for p in model.parameters_above(layer))
+        activation_bytes = 4 * math.prod(config.pool_shape(layer))
+        buffer_bytes = activation_bytes * n_classes * train_per_class
+        rows.append({
+            "layer": layer,
+            "model_copy_bytes": copy_bytes,
+            "day_buffer_bytes": buffer_bytes,
+            "copy_over_buffer": copy_bytes / buffer_bytes,
+            "copy_as_activations": copy_bytes / activation_bytes,
+        })  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict], paper: list[dict]) -> str:
+    """The markdown tables: the ratios, then ARM's memory account at the paper's scale."""
     head = (
-        "| sampler | fit / day (s) | × Gaussian | sample / step (ms) | × Gaussian | night (s) "
-        "| × Gaussian (night 1, later) | fit / day's training | peak RSS (MB) | kept (MB) "
-        "| night ≤ 3× |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| sampler | fit / day (s) | × Gaussian | fit / day's training (day 2 on) "
+        "| sample / step (ms) | × Gaussian | night (s) | × Gaussian (night 1, later) "
+        "| peak RSS (MB) | kept (MB) | night ≤ 3× |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for row in rows:
         s = row["summary"]
         later = s.get("later_nights_ratio", float("nan"))
+        later_fit = s.get("later_fit_over_day_training", float("nan"))
         lines.append(
             f"| {row['kind']} | {s['fit_per_day_s']:.3g} | {s['fit_ratio']:.3g} "
+            f"| {s['fit_over_day_training']:.2f} ({later_fit:.2f}) "
             f"| {1e3 * s['sample_per_step_s']:.3g} | {s['sample_per_step_ratio']:.3g} "
             f"| {s['night_s']:.3g} | {s['night_ratio']:.2f} ({s['night_1_ratio']:.2f}, "
-            f"{later:.2f}) | {s['fit_over_day_training']:.2f} "
-            f"| {row['peak_rss_bytes'] / 2**20:.0f} | {row['sampler_state_bytes'] / 2**20:.2f} "
+            f"{later:.2f}) | {row['peak_rss_bytes'] / 1e6:.0f} "
+            f"| {row['sampler_state_bytes'] / 1e6:.2f} "
             f"| {'yes' if s['within_night_rule'] else '**no**'} |"
         )
-    return head + "\n".join(lines) + "\n"
+    memory = [
+        "",
+        "Recall's memory at the `paper` preset's scale (computed): a copy of the network above "
+        "the layer against a buffer of one day's activations there.",
+        "",
+        "| layer | copy (MB) | day buffer (MB) | copy / buffer | copy in activations |",
+        "|---|---|---|---|---|",
+    ]
+    for m in paper:
+        memory.append(
+            f"| {m['layer']} | {m['model_copy_bytes'] / 1e6:.0f} | {m['day_buffer_bytes'] / 1e6:.0f} "
+            f"| {m['copy_over_buffer']:.3g} | {m['copy_as_activations']:.0f} |"
+        )
+    return head + "\n".join(lines) + "\n" + "\n".join(memory) + "\n"
 
 
 def main(
@@ -207,6 +254,7 @@ def main(
     isolate: bool = True,
     threads: int = 1,
     out: Path = RESULTS,
+    measure_again: bool = True,
 ) -> dict:
     """Measure every kind (the Gaussian sampler first, as the base) and write the tables.
 
@@ -218,7 +266,12 @@ def main(
             this one, where the peak is the process's so far.
         threads: Torch threads.
         out: Folder of ``samplers.json`` and ``samplers.md``.
+        measure_again: With False, only tabulate the rows already in ``OUT/samplers.json``
+            again (the other arguments are then those of that run).
     """
+    if not measure_again:
+        result = json.loads((out / "samplers.json").read_text())
+        return write(result, result["rows"], out)
     if nights < 1:
         raise ValueError(f"nights must be at least 1, got {nights}")
     preset_config(preset)  # an unknown preset fails before any work
@@ -233,8 +286,6 @@ def main(
         )
         print(f"{kind}: night {np.mean(row['night_s']):.3g} s", flush=True)
         rows.append(row)
-    for row in rows:
-        row["summary"] = ratios(row, rows[0])
     result = {
         "preset": preset,
         "nights": nights,
@@ -247,11 +298,28 @@ def main(
             "platform": platform.platform(),
             "torch": torch.__version__,
         },
-        "rows": rows,
     }
-    write_text_atomic(out / "samplers.json", json.dumps(result, indent=2))
-    write_text_atomic(out / "samplers.md", table(rows))
-    print(table(rows))
+    return write(result, rows, out)
+
+
+def write(result: dict, rows: list[dict], out: Path) -> dict:
+    """Summarise ``rows`` against the first (Gaussian) one, add the paper-scale memory, write."""
+    for row in rows:
+        row["summary"] = ratios(row, rows[0])
+    result["rows"] = rows
+    result["paper_preset_memory"] = paper_memory()
+    machine = result["machine"]
+    text = (
+        f"Preset `{result['preset']}`, {result['nights']} days and nights per sampler"
+        f"{', each in its own process' if result['isolated'] else ''}; CPU time of the one "
+        f"torch thread ({machine['torch_threads']}), on {machine['cpu_count']} cores with a "
+        f"load average of {machine['load_average'][0]:.1f}. Night 1 has no copy of the network "
+        "from before the day; later nights do. `python benchmarks/bench_samplers.py`.\n\n"
+        + table(rows, result["paper_preset_memory"])
+    )
+    atomic_write_text(out / "samplers.json", json.dumps(result, indent=2))
+    atomic_write_text(out / "samplers.md", text)
+    print(text)
     return result
 
 

@@ -192,6 +192,11 @@ def test_bench_samplers_writes_ratios_to_the_gaussian_sampler(tmp_path, load_scr
     assert recall["sampler_parts_bytes"]["model_copy"] == 0  # night 1: no copy yet
     assert len(recall["fit_s"]) == 1 and len(recall["night_s"]) == 1
     assert "| recall |" in (tmp_path / "samplers.md").read_text()
+    paper = result["paper_preset_memory"]  # ARM's account at the paper's scale, computed
+    assert [m["layer"] for m in paper] == [1, 2, 3, 4, 5]
+    head = (512 * 7 * 7 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 10  # above block 5
+    assert paper[4]["model_copy_bytes"] == 4 * head
+    assert paper[3]["day_buffer_bytes"] == 4 * 512 * 14 * 14 * 11_700
 
 
 @pytest.mark.slow

@@ -10,7 +10,10 @@ chi-square reward, the observation and the test cover every class seen so far, w
 classes seen). Classes not seen yet are not valid actions (``info["action_mask"]``).
 
 Each task's classes get their generator from that task's last day (see
-:class:`~replay_gym.scenarios.grouped.ClassGroupSampler`).
+:class:`~replay_gym.scenarios.grouped.ClassGroupSampler`), except with a sampler that remembers
+classes itself (``Sampler.remembers_classes``: the seed papers' ``cvae``, ``cvae-repulsion`` and
+``recall``), which is updated every day with the day's classes and keeps the earlier ones by its
+own means (the VAE's replay of itself; recall's copy of the network).
 
 The records gain ``task`` (1-based) and ``task_test_accuracy`` (test accuracy on each task's
 images after the night; ``None`` for tasks not seen yet); the last record of a course also
@@ -103,11 +106,16 @@ class ClassIncrementalScenario(Scenario):
         return (self._check_day(day) - 1) // self.days_per_task
 
     def make_sampler(self, layer: int) -> Sampler:
-        """A :class:`~replay_gym.scenarios.grouped.ClassGroupSampler` of ``sampler.kind``."""
+        """A :class:`~replay_gym.scenarios.grouped.ClassGroupSampler` of ``sampler.kind``.
+
+        A sampler that remembers classes across fits itself is returned as it is.
+        """
         from replay_gym.samplers import Sampler, make_sampler
         from replay_gym.scenarios.grouped import ClassGroupSampler
 
         probe = make_sampler(self.config.sampler, layer)  # an unknown kind is refused now
+        if probe.remembers_classes:
+            return probe
         hooks = [name for name in _NETWORK_HOOKS
                  if getattr(type(probe), name) is not getattr(Sampler, name)]  # fmt: skip
         if hooks:

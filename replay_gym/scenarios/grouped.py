@@ -54,13 +54,20 @@ class ClassGroupSampler(Sampler):
 
     # -- fitting --------------------------------------------------------------------------
 
-    def fit(self, activations: torch.Tensor, labels: torch.Tensor, n_classes: int) -> None:
+    def fit(
+        self,
+        activations: torch.Tensor,
+        labels: torch.Tensor,
+        n_classes: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
         """Fit a new group on the classes present in ``labels``; other classes keep theirs.
 
         Args:
             activations: Float tensor [N, C, H, W] at the replay layer.
             labels: Integer class of each activation, shape [N], values in [0, n_classes).
             n_classes: Number of classes of the whole course (the action space).
+            generator: Passed on to the inner sampler's fit (see :meth:`Sampler.fit`).
 
         Raises:
             ValueError: If ``n_classes`` or a label is out of range, ``labels`` is empty, the
@@ -95,7 +102,9 @@ class ClassGroupSampler(Sampler):
         local[present] = torch.arange(len(present))
         inner = self._factory()
         try:
-            inner.fit(activations, local[labels.cpu().long()].to(labels.device), len(present))
+            inner.fit(
+                activations, local[labels.cpu().long()].to(labels.device), len(present), generator
+            )
         except LearnerDivergedError as err:
             classes = [present[c] for c in err.classes]
             raise LearnerDivergedError(

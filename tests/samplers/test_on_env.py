@@ -91,3 +91,29 @@ def test_generative_nights_recall_each_batch_when_it_is_replayed(monkeypatch, on
     assert len(finished) == env.unwrapped.night_length  # one recall per replayed batch
     start, recalled = finished[0]
     assert not torch.equal(start, recalled)
+
+
+@pytest.mark.parametrize("kind", SEED_KINDS)
+def test_class_incremental_course_keeps_the_earlier_task_by_the_samplers_own_means(
+    kind, global_rng_is_untouched, one_thread
+):
+    """The seed samplers remember classes themselves: in a class-incremental course the env
+    uses them as they are (no per-task generators), and the night after task 2 replays task 1's
+    classes, with soft targets from the network before the day."""
+    course = {k: v for k, v in TINY_COURSE.items() if k != "days"}
+    env = ReplaySelectionEnv(preset="smoke", sampler={"kind": kind}, scenario="class-incremental",
+                             days=2, **course)  # fmt: skip
+    env.reset(seed=0)
+    sampler = env.sampler
+    assert isinstance(sampler, ContinualSampler) and sampler.classes == [0, 1]
+    with pytest.raises(ValueError, match="class 2 has not been seen"):
+        sampler.sample(2, 3, torch.Generator())
+    for t in range(4):
+        env.step(t % 2)  # night 1 ends: day 2 trains task 2 (classes 2 and 3) only
+    assert env.day == 2 and sampler.classes == [0, 1, 2, 3]
+    assert sampler.known_before_day == [0, 1]
+    x = sampler.sample(0, 6, torch.Generator().manual_seed(0))
+    targets = sampler.replay_targets(x, torch.tensor([0, 1, 2, 3, 0, 3]))
+    assert targets.soft.tolist() == [True, True, False, False, True, False]
+    _, reward, terminated, _, info = env.step(0)  # an earlier task's class
+    assert np.isfinite(reward) and info["action_mask"].tolist() == [True] * 4

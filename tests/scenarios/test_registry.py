@@ -129,11 +129,24 @@ def test_registration_refusals():
         del REGISTRY["not-a-scenario"]
 
 
-@pytest.mark.parametrize("kind", ["cvae", "recall"])
-def test_class_incremental_refuses_samplers_that_use_the_network(kind):
-    """ClassGroupSampler does not pass the network hooks on: refused by name, not run wrongly."""
+def test_class_incremental_refuses_samplers_that_use_the_network_per_task():
+    """ClassGroupSampler does not pass the network hooks on: a sampler that uses them and does
+    not remember classes itself is refused by name, not run wrongly (the seed samplers remember
+    classes and are used as they are: tests/samplers/test_on_env.py)."""
     import gymnasium as gym
 
-    with pytest.raises(ValueError, match=rf"sampler\.kind='{kind}' works with the network"):
-        gym.make("ReplaySelect-v0", preset="smoke", scenario="class-incremental", days=2,
-                 sampler={"kind": kind})  # fmt: skip
+    from replay_gym.samplers import _REGISTRY as SAMPLERS
+    from replay_gym.samplers import GaussianSampler, register_sampler
+
+    class Targeted(GaussianSampler):
+        def replay_targets(self, samples, labels):
+            return None
+
+    register_sampler("targeted", lambda config, layer: Targeted(1))
+    try:
+        with pytest.raises(ValueError, match=r"sampler\.kind='targeted' works with the network "
+                           r"\(replay_targets\)"):  # fmt: skip
+            gym.make("ReplaySelect-v0", preset="smoke", scenario="class-incremental", days=2,
+                     sampler={"kind": "targeted"})  # fmt: skip
+    finally:
+        del SAMPLERS["targeted"]
