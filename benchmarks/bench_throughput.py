@@ -53,7 +53,7 @@ import tyro
 from torch.utils.flop_counter import FlopCounterMode
 
 import replay_gym
-from replay_gym.analysis import write_text_atomic
+from replay_gym.atomic import atomic_write_text
 from replay_gym.config import EnvConfig, apply_overrides
 from replay_gym.config import preset as preset_config
 from replay_gym.devices import compile_unavailable
@@ -384,8 +384,8 @@ def main(
             else:
                 os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous_cache
             cache.cleanup()
-    write_text_atomic(out / "throughput.json", json.dumps(result, indent=1) + "\n")
-    write_text_atomic(out / "throughput.md", markdown(result))
+    atomic_write_text(out / "throughput.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out / "throughput.md", markdown(result))
     print(markdown(result))
     return result
 

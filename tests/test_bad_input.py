@@ -26,7 +26,7 @@ BAD_SETTINGS = [
     ({"hidden": 0}, r"learner\.hidden must be positive"),
     ({"dropout": 1.0}, r"learner\.dropout must be in \[0, 1\)"),
     ({"dropout": math.nan}, r"learner\.dropout must be a finite number"),
-    ({"weights": ""}, r"learner\.weights must be imagenet, embedded, none or a path"),
+    ({"weights": ""}, r"learner\.weights must be imagenet, embedded, embedded-fashion-mnist, none"),
     ({"weights": 3}, r"learner\.weights must be a string \(str\), got 3 \(int\)"),
     ({"lr": math.inf}, r"learner\.lr must be a finite number \(float\), got inf"),
     ({"lr": 0.0}, r"learner\.lr must be positive"),
