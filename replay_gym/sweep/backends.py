@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -175,6 +176,7 @@ def run_ray(
     except ImportError:
         raise ValueError("--backend ray needs Ray: pip install 'replay-gym[ray]'") from None
     started_here = not ray.is_initialized()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     if started_here:
         if address:
             ray.init(address=address, log_to_driver=False)
@@ -196,6 +198,8 @@ def run_ray(
     finally:
         if started_here:
             ray.shutdown()
+            for sig, handler in handlers.items():  # ray.init installs its own and leaves them
+                signal.signal(sig, handler)
 
 
 def _reported(outcome: dict, report: Report) -> dict:

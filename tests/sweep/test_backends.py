@@ -67,10 +67,15 @@ def test_submitit_local_executor_writes_the_same_layout(tmp_path):
 
 @pytest.mark.slow
 def test_ray_local_cluster_writes_the_same_layout(tmp_path):
+    import signal
+
     pytest.importorskip("ray")
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     outcomes = sweep(_args(tmp_path, backend="ray", workers=2, seeds=(0,)))
     assert [o["status"] for o in outcomes] == ["done"]
     assert (tmp_path / "sweep/round-robin/days=1,steps_per_night=2/seed_0/results.jsonl").exists()
+    # ray.init installs SIGINT/SIGTERM handlers in this process; the backend gives ours back
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
 
 
 def test_bad_arguments_are_refused(tmp_path):
