@@ -70,8 +70,9 @@ def resume(out: Path) -> None:
 # -- in this process -------------------------------------------------------------------------
 
 
-def test_sigterm_stops_at_a_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, stop_at_replay,
-                                                           reference):
+def test_sigterm_stops_at_a_checkpoint_and_resume_is_exact(
+    tmp_path, monkeypatch, stop_at_replay, reference
+):
     out = tmp_path / "run"
     stop_at_replay(NIGHT + 3)  # night 2, step 3
     with pytest.raises(RunInterrupted) as stopped:
@@ -113,8 +114,9 @@ def test_checkpoints_after_each_day_and_night_and_before_each_nights_last_step(
     ]
 
 
-def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, stop_at_replay,
-                                                          capsys, reference):
+def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(
+    tmp_path, monkeypatch, stop_at_replay, capsys, reference
+):
     out = tmp_path / "run"
     stop_at_replay(NIGHT + 5, RuntimeError("boom"))
     with pytest.raises(RuntimeError, match="boom"):
