@@ -14,7 +14,9 @@ Thompson take an optional ``discount`` (exponential forgetting, Garivier & Mouli
 UCB; 1.0 = none), epsilon-greedy an optional constant ``step_size``, and Exp3.S has its
 fixed-share ``alpha``. Their statistics persist over the whole episode (all days and nights).
 
-Ties between equally good arms are always broken at random with the episode's ``rng``.
+Ties between equally good arms are always broken at random with the episode's ``rng``. Only the
+valid arms of ``info["action_mask"]`` are played (a class-incremental course masks the classes
+not seen yet): untried means untried among them, and the choice is among them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from replay_gym.agents.base import Selector
+from replay_gym.agents.base import Selector, mask_values
 
 __all__ = [
     "EpsilonGreedySelector",
@@ -217,6 +219,8 @@ class Exp3SSelector(Selector):
         self.weights = np.zeros(0)
         """Log-weights ``w`` (shifted so that the largest is 0)."""
         self.rewards: deque[float] = deque(maxlen=self.history)
+        self._mask: np.ndarray | None = None
+        """The valid arms at the last choice (None: all)."""
         """The last ``history`` raw rewards."""
 
     def begin_episode(
@@ -226,13 +230,23 @@ class Exp3SSelector(Selector):
         super().begin_episode(env, obs, info, rng)
         self.weights = np.zeros(self.n_actions)
         self.rewards = deque(maxlen=self.history)
+        self._mask = None
 
     def policy(self) -> np.ndarray:
-        """The current policy ``pi``, shape ``[n_classes]``."""
-        return exp3s_policy(self.weights, self.epsilon)
+        """The current policy ``pi``, shape ``[n_classes]``: over the arms valid at the last choice.
+
+        With a mask, ``pi`` is Exp3.S's policy over the valid arms' weights (their share of
+        exploration included) and 0 elsewhere; the importance weight of the update uses it.
+        """
+        if self._mask is None:
+            return exp3s_policy(self.weights, self.epsilon)
+        out = np.zeros(self.n_actions)
+        out[self._mask] = exp3s_policy(self.weights[self._mask], self.epsilon)
+        return out
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Draw an arm from ``pi``."""
+        """Draw a valid arm from ``pi``."""
+        self._mask = self.action_mask(info)
         return int(self.rng.choice(self.n_actions, p=self.policy()))
 
     def observe(
@@ -249,15 +263,18 @@ class Exp3SSelector(Selector):
         return self.policy()
 
     def state_dict(self) -> dict[str, Any]:
-        """The log-weights and the reward history."""
+        """The log-weights, the reward history and the valid arms of the last choice."""
         return {**super().state_dict(), "weights": self.weights.copy(),
-                "rewards": list(self.rewards)}
+                "rewards": list(self.rewards),
+                "mask": None if self._mask is None else self._mask.tolist()}
 
     def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
-        """Continue with the saved log-weights and reward history."""
+        """Continue with the saved log-weights, reward history and valid arms."""
         super().load_state_dict(state, env)
         self.weights = np.array(state["weights"], dtype=np.float64)
         self.rewards = deque((float(r) for r in state["rewards"]), maxlen=self.history)
+        mask = state.get("mask")
+        self._mask = None if mask is None else np.array(mask, dtype=bool)
 
 
 class _ArmStatistics:
@@ -353,15 +370,18 @@ class _ArmStatisticsSelector(Selector):
         self.stats = _ArmStatistics(self.n_actions, self.discount)
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Play an untried arm if any, else the subclass's choice among tried arms."""
+        """Play an untried valid arm if any, else the subclass's choice among the valid arms."""
+        mask = self.action_mask(info)
         untried = self.stats.untried()
+        if mask is not None:
+            untried = untried[mask[untried]]
         if untried.size:
             return int(self.rng.choice(untried))
-        return self._choose()
+        return self._choose(mask)
 
     @abstractmethod
-    def _choose(self) -> int:
-        """The arm to play once every arm has been tried."""
+    def _choose(self, mask: np.ndarray | None) -> int:
+        """The arm to play once every valid arm (``mask``; None: every arm) has been tried."""
 
     def observe(
         self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]
@@ -427,9 +447,9 @@ class UCB1Selector(_ArmStatisticsSelector):
         out[tried] = s.means()[tried] + bonus
         return out
 
-    def _choose(self) -> int:
-        """The largest UCB index."""
-        return _argmax_random_ties(self.indices(), self.rng)
+    def _choose(self, mask: np.ndarray | None) -> int:
+        """The valid arm with the largest UCB index."""
+        return _argmax_random_ties(mask_values(self.indices(), mask), self.rng)
 
 
 class ThompsonSelector(_ArmStatisticsSelector):
@@ -458,12 +478,12 @@ class ThompsonSelector(_ArmStatisticsSelector):
 
     name = "thompson"
 
-    def _choose(self) -> int:
-        """The arm with the largest posterior draw."""
+    def _choose(self, mask: np.ndarray | None) -> int:
+        """The valid arm with the largest posterior draw (one draw per arm, valid or not)."""
         s = self.stats
         spread = s.scale() / np.sqrt(s.effective_counts())
         draws = s.means() + spread * self.rng.standard_normal(self.n_actions)
-        return _argmax_random_ties(draws, self.rng)
+        return _argmax_random_ties(mask_values(draws, mask), self.rng)
 
 
 class EpsilonGreedySelector(Selector):
@@ -510,13 +530,19 @@ class EpsilonGreedySelector(Selector):
         self.counts = np.zeros(self.n_actions, dtype=np.int64)
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """An untried arm, else a random arm with probability epsilon, else the best estimate."""
-        untried = np.flatnonzero(self.counts == 0)
+        """An untried valid arm, else a random valid arm with probability epsilon, else the best.
+
+        ``best``: the valid arm with the largest estimate.
+        """
+        mask = self.action_mask(info)
+        untried = np.flatnonzero(self.counts == 0 if mask is None else (self.counts == 0) & mask)
         if untried.size:
             return int(self.rng.choice(untried))
         if self.rng.random() < self.epsilon:
-            return int(self.rng.integers(self.n_actions))
-        return _argmax_random_ties(self.values, self.rng)
+            if mask is None:
+                return int(self.rng.integers(self.n_actions))
+            return int(self.rng.choice(np.flatnonzero(mask)))
+        return _argmax_random_ties(mask_values(self.values, mask), self.rng)
 
     def observe(
         self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]

@@ -12,6 +12,11 @@ its initial values; the oracle uses it every step). The runner drives any select
 
 To checkpoint, the runner keeps ``agent.state_dict()`` with the environment's state; a resumed
 course calls ``agent.load_state_dict(state, env)`` instead of ``begin_episode``.
+
+The valid actions come with the info: ``info["action_mask"]`` (a class-incremental course masks
+the classes not seen yet). A selector chooses among them only; :meth:`Selector.action_mask`
+reads the mask, and gives None when every action is valid, so that a selector keeps its
+unmasked code path, and its exact draws, in the paper's scenario.
 """
 
 from __future__ import annotations
@@ -64,6 +69,14 @@ class Selector(ABC):
         """Current per-class preference (for logging), or None when the selector has none."""
         return None
 
+    def action_mask(self, info: dict[str, Any]) -> np.ndarray | None:
+        """The valid actions of ``info["action_mask"]`` as a boolean array; None if all are.
+
+        Raises:
+            ValueError: If the mask does not have one entry per class or allows no action.
+        """
+        return valid_actions(info, self.n_actions)
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the episode, as a state tree.
 
@@ -96,3 +109,28 @@ class Selector(ABC):
             )
         self.n_actions = n_actions
         self.rng = rng_from_state(state["rng"])
+
+
+def valid_actions(info: dict[str, Any], n_actions: int) -> np.ndarray | None:
+    """``info["action_mask"]`` as a boolean array of ``n_actions``; None when every action is valid.
+
+    None also when the info has no mask (an environment without one allows every action).
+
+    Raises:
+        ValueError: If the mask does not have ``n_actions`` entries or allows no action.
+    """
+    mask = info.get("action_mask")
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool).reshape(-1)
+    if mask.size != n_actions:
+        raise ValueError(f"info['action_mask'] has {mask.size} entries, expected {n_actions}")
+    if not mask.any():
+        raise ValueError("info['action_mask'] allows no action")
+    return None if mask.all() else mask
+
+
+def mask_values(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``values`` with the invalid actions (``mask`` False) at -inf; as they are without a mask."""
+    values = np.asarray(values, dtype=np.float64)
+    return values if mask is None else np.where(mask, values, -np.inf)

@@ -5,7 +5,8 @@
 * :class:`RandomSelector` replays a uniformly random class;
 * :class:`OracleSelector` (privileged) probes every class each step and replays the best one.
 
-Ties are broken at random with the episode's ``rng``.
+Ties are broken at random with the episode's ``rng``. Each chooses among the valid actions of
+``info["action_mask"]`` only (see :meth:`~replay_gym.agents.base.Selector.action_mask`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from replay_gym.agents.base import Selector
+from replay_gym.agents.base import Selector, mask_values
 
 __all__ = ["OracleSelector", "RandomSelector", "WeakestSelector"]
 
@@ -42,9 +43,12 @@ class WeakestSelector(Selector):
         self._accuracy = _accuracy(info, self.n_actions) if "class_accuracy" in info else None
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """The class with the lowest accuracy in ``info``, ties at random."""
+        """The valid class with the lowest accuracy in ``info``, ties at random."""
         acc = _accuracy(info, self.n_actions)
         self._accuracy = acc
+        mask = self.action_mask(info)
+        if mask is not None:  # an unseen class scores 0 but cannot be replayed
+            acc = -mask_values(-acc, mask)
         weakest = np.flatnonzero(acc == acc.min())
         return int(weakest[0]) if weakest.size == 1 else int(self.rng.choice(weakest))
 
@@ -71,28 +75,40 @@ class WeakestSelector(Selector):
 
 
 class RandomSelector(Selector):
-    """Replay a uniformly random class each step (``preferences()``: the uniform probabilities)."""
+    """Replay a uniformly random valid class each step (``preferences()``: its probabilities)."""
 
     name = "random"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._mask: np.ndarray | None = None
+
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """A class drawn uniformly with the episode's ``rng``."""
-        return int(self.rng.integers(self.n_actions))
+        """A valid class drawn uniformly with the episode's ``rng``."""
+        self._mask = self.action_mask(info)
+        if self._mask is None:
+            return int(self.rng.integers(self.n_actions))
+        return int(self.rng.choice(np.flatnonzero(self._mask)))
 
     def preferences(self) -> np.ndarray:
-        """The uniform distribution over classes."""
-        return np.full(self.n_actions, 1.0 / self.n_actions) if self.n_actions else np.ones(0)
+        """The uniform distribution over the classes valid at the last choice."""
+        if not self.n_actions:
+            return np.ones(0)
+        if self._mask is None:
+            return np.full(self.n_actions, 1.0 / self.n_actions)
+        return self._mask / self._mask.sum()
 
 
 class OracleSelector(Selector):
     """PRIVILEGED: probe every class each step and replay the one with the largest reward.
 
-    Each step calls ``env.unwrapped.probe(c)`` for every class ``c`` (``n_classes`` probes per
-    step, each costing one replay step and its validation pass without changing state) and
-    replays the class whose probed reward is largest; ties are broken uniformly at random with
-    the episode's ``rng``. It reads the environment's state, so ``privileged = True``: its
-    results are a ceiling for *greedy one-step* selection, not a comparable agent (and not an
-    optimum over whole nights: the best next batch need not start the best sequence).
+    Each step calls ``env.unwrapped.probe(c)`` for every valid class ``c`` (``n_classes`` probes
+    per step in the paper's scenario, each costing one replay step and its validation pass
+    without changing state) and replays the class whose probed reward is largest; ties are
+    broken uniformly at random with the episode's ``rng``. It reads the environment's state, so
+    ``privileged = True``: its results are a ceiling for *greedy one-step* selection, not a
+    comparable agent (and not an optimum over whole nights: the best next batch need not start
+    the best sequence).
     ``preferences()`` are the last probed rewards.
     """
 
@@ -124,17 +140,20 @@ class OracleSelector(Selector):
         self._env = env
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Probe every class and return the best (ties at random)."""
+        """Probe every valid class and return the best (ties at random)."""
         if self._env is None:
             raise RuntimeError("OracleSelector.select called before begin_episode")
         probe = self._env.unwrapped.probe  # type: ignore[attr-defined]
-        rewards = np.array([float(probe(c)) for c in range(self.n_actions)])
-        self._probed = rewards
-        best = np.flatnonzero(rewards == rewards.max())
+        mask = self.action_mask(info)
+        valid = np.arange(self.n_actions) if mask is None else np.flatnonzero(mask)
+        probed = np.array([float(probe(c)) for c in valid])
+        self._probed = np.full(self.n_actions, np.nan)
+        self._probed[valid] = probed
+        best = valid[np.flatnonzero(probed == probed.max())]
         return int(best[0]) if best.size == 1 else int(self.rng.choice(best))
 
     def preferences(self) -> np.ndarray | None:
-        """The rewards probed at the last :meth:`select` (None before the first)."""
+        """The rewards probed at the last :meth:`select` (NaN for invalid classes; None before)."""
         return None if self._probed is None else self._probed.copy()
 
     def state_dict(self) -> dict[str, Any]:

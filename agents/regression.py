@@ -233,6 +233,12 @@ class RegressionSelector(Selector):
     A night boundary is a step whose ``info`` holds ``"night_end"``; the reload happens at the
     next :meth:`select`, so a night that ends the episode triggers nothing.
 
+    Only the valid classes of ``info["action_mask"]`` are chosen (the softmax over their weights).
+    When classes become valid later (a class-incremental course's new task), the first
+    :meth:`select` that sees them gives them their initial values as :meth:`begin_episode` gave
+    the first ones: one probe each, ``initial_epochs`` steps on those pairs (with
+    ``reload_each_night``, after the pending reload, and the snapshot is taken again after it).
+
     Args:
         temperature: Softmax temperature, ``p ∝ exp(w / temperature)`` (paper: 0.3). > 0.
         learning_rate: Adam's learning rate (paper: 1e-3). > 0.
@@ -291,8 +297,12 @@ class RegressionSelector(Selector):
         self._snapshot: tuple[np.ndarray, AdamState] | None = None
         self._probs = np.ones(0)
         self._reload_pending = False
+        self._env: gym.Env | None = None
+        self._initialised = np.zeros(0, dtype=bool)
+        """Classes that have had their initial values (all, once every class was valid)."""
         self.initial_rewards: np.ndarray | None = None
-        """The probed reward of every class at the start of the episode (None before one)."""
+        """The probed reward of every class when it became valid (None before the episode; NaN
+        for classes not valid yet)."""
 
     # -- public state -------------------------------------------------------------------------
 
@@ -333,34 +343,60 @@ class RegressionSelector(Selector):
         limit = math.sqrt(6.0 / (n + 1))  # Glorot uniform, fan_in = n, fan_out = 1
         params = np.zeros(n + 1)
         params[:-1] = rng.uniform(-limit, limit, size=n)
-        adam = AdamState.zeros(n + 1)
+        self._params, self._adam = params, AdamState.zeros(n + 1)
+        self._env = env
         self.initial_rewards = None
-        if self.initial_probe:
-            probe = getattr(env.unwrapped, "probe", None)
-            if not callable(probe):
-                raise TypeError(
-                    "RegressionSelector(initial_probe=True) needs env.unwrapped.probe(action) "
-                    "for its initial values; pass initial_probe=False for an env without it"
-                )
-            rewards = np.array([float(probe(c)) for c in range(n)])
-            self.initial_rewards = rewards
-            params, adam = self._fit(params, adam, np.eye(n), rewards, self.initial_epochs)
-        self._params, self._adam = params, adam
-        self._snapshot = (params.copy(), adam)
-        self._probs = softmax(self._params[:-1], self.temperature)
+        if self.initial_probe and not callable(getattr(env.unwrapped, "probe", None)):
+            raise TypeError(
+                "RegressionSelector(initial_probe=True) needs env.unwrapped.probe(action) "
+                "for its initial values; pass initial_probe=False for an env without it"
+            )
+        self._initialised = np.zeros(n, dtype=bool)
+        mask = self.action_mask(info)
+        self._initialise(np.ones(n, dtype=bool) if mask is None else mask)
         self._reload_pending = False
 
+    def _initialise(self, classes: np.ndarray) -> None:
+        """Initial values of ``classes`` (a boolean mask): one probe each, then a fit; snapshot."""
+        new = np.flatnonzero(classes & ~self._initialised)
+        if self.initial_probe:
+            probe = self._env.unwrapped.probe  # type: ignore[union-attr]
+            rewards = np.array([float(probe(c)) for c in new])
+            if self.initial_rewards is None:
+                self.initial_rewards = np.full(self.n_actions, np.nan)
+            self.initial_rewards[new] = rewards
+            self._params, self._adam = self._fit(
+                self._params, self._adam, np.eye(self.n_actions)[new], rewards,
+                self.initial_epochs,
+            )
+        self._initialised[new] = True
+        self._snapshot = (self._params.copy(), self._adam)
+        self._probs = softmax(self._params[:-1], self.temperature)
+
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Draw a class from the current softmax (at a new night, from the carried-over one)."""
-        action = int(self.rng.choice(self.n_actions, p=self._probs))
+        """Draw a valid class from the current softmax (at a new night, the carried-over one)."""
+        mask = self.action_mask(info)
+        valid = np.ones(self.n_actions, dtype=bool) if mask is None else mask
+        if not self._initialised[valid].all():  # classes that became valid since the last choice
+            if self._reload_pending:
+                self._reload()
+            self._initialise(valid)
+        if mask is None:
+            action = int(self.rng.choice(self.n_actions, p=self._probs))
+        else:
+            probs = np.where(mask, self._probs, 0.0)
+            action = int(self.rng.choice(self.n_actions, p=probs / probs.sum()))
         if self._reload_pending:
-            # The authors' code: the first choice of a night used the previous night's softmax;
-            # the network itself restarts from the snapshot taken after the initial fit.
-            assert self._snapshot is not None
-            params, adam = self._snapshot
-            self._params, self._adam = params.copy(), adam
-            self._reload_pending = False
+            self._reload()
         return action
+
+    def _reload(self) -> None:
+        # The authors' code: the first choice of a night used the previous night's softmax;
+        # the network itself restarts from the snapshot taken after the initial fit.
+        assert self._snapshot is not None
+        params, adam = self._snapshot
+        self._params, self._adam = params.copy(), adam
+        self._reload_pending = False
 
     def observe(
         self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]
@@ -389,10 +425,14 @@ class RegressionSelector(Selector):
             "probs": self._probs.copy(),
             "reload_pending": self._reload_pending,
             "initial_rewards": None if self.initial_rewards is None else list(self.initial_rewards),
+            "initialised": self._initialised.tolist(),
         }
 
     def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
-        """Continue the episode where :meth:`state_dict` left it (no probing)."""
+        """Continue the episode where :meth:`state_dict` left it (no probing now).
+
+        Classes that become valid later are probed in ``env``.
+        """
         super().load_state_dict(state, env)
         self._params = np.array(state["params"], dtype=np.float64)
         self._adam = _adam_from(state["adam"])
@@ -404,6 +444,9 @@ class RegressionSelector(Selector):
         self._reload_pending = bool(state["reload_pending"])
         rewards = state["initial_rewards"]
         self.initial_rewards = None if rewards is None else np.array(rewards, dtype=np.float64)
+        # A state from before masks existed had every class initialised at the start.
+        self._initialised = np.array(state.get("initialised", [True] * self.n_actions), dtype=bool)
+        self._env = env
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ USAGE = """usage: python -m replay_gym COMMAND [--help]
 commands:
   run        run a condition or selector for several seeds (writes a run directory)
   train-sb3  train a Stable-Baselines3 agent on ReplaySelect-v0 and save it
-  pretrain   pretrain the scaled VGG-16 base of the embedded default
+  pretrain   pretrain a shipped scaled VGG-16 base (--base embedded or embedded-fashion-mnist)
   sweep      run a grid of conditions x seeds x settings (local pool, Slurm or Ray)
   compare    table (mean ± s.e.m. per condition and day) and learning curves of run directories
   plot       the paper's figure types from run directories: curves, final, scatter, gain
@@ -118,9 +118,14 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
         return _stoppable(train_sb3, args)
 
     def parse_pretrain(argv: Sequence[str]) -> Any:
-        from replay_gym.learner.pretrain import PretrainArgs
+        from replay_gym.learner.pretrain import PretrainArgs, recipe
 
-        return tyro.cli(PretrainArgs, args=argv, prog="python -m replay_gym pretrain")
+        try:  # the named base's recipe gives the defaults, as --preset does for run
+            default = recipe(_flag_value(argv, "--base") or "embedded")
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+        return tyro.cli(PretrainArgs, default=default, args=argv,
+                        prog="python -m replay_gym pretrain")
 
     def do_pretrain(args: Any) -> Any:
         from replay_gym.learner.pretrain import pretrain

@@ -126,13 +126,41 @@ def markdown(rows: list[dict], header: str, first: str = "condition") -> str:
 
 
 def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
-    """``run_dir`` holds a finished run made with these seeds and exactly these settings."""
+    """``run_dir`` holds a finished run made with these seeds and the same settings.
+
+    "The same" ignores what cannot change a run: the down-sampling factors of the blocks it
+    does not replay from (the sampler is fitted at ``replay_layer`` only).
+    """
     try:
         config = read_json(run_dir / "config.json")
     except FileNotFoundError:
         return False
-    same_env = config["env"] == json.loads(json.dumps(config_to_dict(env)))
+    wanted = json.loads(json.dumps(config_to_dict(env)))
+    recorded = _with_defaults(config["env"], json.loads(json.dumps(config_to_dict(EnvConfig()))))
+    same_env = _run_relevant(recorded) == _run_relevant(wanted)
     return same_env and config["seeds"] == list(seeds) and (run_dir / "results.jsonl").exists()
+
+
+def _with_defaults(recorded: dict, defaults: dict) -> dict:
+    """``recorded`` with settings added since it was written set to their defaults."""
+    out = dict(recorded)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _with_defaults(out[key], value)
+    return out
+
+
+def _run_relevant(env: dict) -> dict:
+    """``env`` (a config dict) with the down-sampling factors of unused blocks blanked."""
+    try:
+        layer = int(env["replay_layer"])
+        factors = list(env["sampler"]["downsample"])
+    except (KeyError, TypeError, ValueError):
+        return env
+    kept = [f if k == layer else None for k, f in enumerate(factors, start=1)]
+    return {**env, "sampler": {**env["sampler"], "downsample": kept}}
 
 
 def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:

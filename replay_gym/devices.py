@@ -1,10 +1,13 @@
-"""Which torch devices exist on this machine, and the check ``learner.device`` gets when built.
+"""Which torch devices exist here; the checks ``learner.device`` and ``learner.compile`` get.
 
-torch is imported only when a device other than ``cpu`` or ``auto`` is named, so building the
-presets (and ``--help``) stays quick.
+torch is imported only when a device other than ``cpu`` or ``auto`` is named, or when
+``compile`` is on, so building the presets (and ``--help``) stays quick.
 """
 
 from __future__ import annotations
+
+import functools
+import sys
 
 ALWAYS = ("auto", "cpu")
 """Device names valid on every machine (``auto``: CUDA when present, else the CPU)."""
@@ -52,3 +55,61 @@ def check_device(name: str, setting: str = "learner.device") -> None:
     else:
         return
     raise ValueError(f"{setting}={name!r} {why}; devices here: {', '.join(available_devices())}")
+
+
+def compile_unavailable(device: str = "cpu") -> str | None:
+    """Why ``torch.compile`` cannot run here for the learner on ``device``; None when it can.
+
+    Checks what the compiler needs before it is first used: a Python version that TorchDynamo
+    supports, and for inductor's code generation a C++ compiler (CPU) or triton (CUDA). The
+    answer is cached per device type (finding the compiler runs it once).
+
+    Args:
+        device: The learner's device setting (``cpu``, ``cuda``, ``cuda:1``, ``auto``...).
+    """
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return _compile_unavailable(torch.device(device).type)
+
+
+@functools.cache
+def _compile_unavailable(device_type: str) -> str | None:
+    import torch._dynamo
+
+    if not torch._dynamo.is_dynamo_supported():
+        return f"torch.compile does not support Python {sys.version.split()[0]}"
+    if device_type == "cuda":
+        from torch.utils._triton import has_triton
+
+        return None if has_triton() else "torch.compile on CUDA needs triton, not installed"
+    if device_type != "cpu":
+        return f"replay-gym compiles only on cpu and cuda, not on {device_type}"
+    from torch._inductor import config as inductor_config
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        get_cpp_compiler()
+    except Exception as error:  # InvalidCxxCompiler, or the search failing to run
+        names = inductor_config.cpp.cxx
+        return f"torch.compile on the CPU needs a C++ compiler ({names}), none found: {error}"
+    return None
+
+
+def check_compile(enabled: bool, device: str, setting: str = "learner.compile") -> None:
+    """Refuse ``compile=True`` where ``torch.compile`` cannot work, saying why.
+
+    Args:
+        enabled: The setting's value; False is always fine (and imports nothing).
+        device: The learner's device setting.
+        setting: The setting's name, for the message.
+
+    Raises:
+        ValueError: ``enabled`` but :func:`compile_unavailable` names a reason.
+    """
+    if not enabled:
+        return
+    why = compile_unavailable(device)
+    if why is not None:
+        raise ValueError(f"{setting}=True but {why}; set {setting}=False here")

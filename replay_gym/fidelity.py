@@ -8,15 +8,18 @@ check the calibrated default must pass (at least 0.9 at every layer, every day).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from replay_gym.config import N_BLOCKS
+from replay_gym.config import N_BLOCKS, EnvConfig, SamplerConfig
+from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.samplers import make_sampler
 
-__all__ = ["SampleFidelity", "sample_fidelity"]
+__all__ = ["SampleFidelity", "fidelity_along_course", "round_robin_night", "sample_fidelity"]
 
 
 @dataclass(frozen=True)
@@ -40,34 +43,50 @@ class SampleFidelity:
 
 
 def sample_fidelity(
-    env: object, layer: int, *, seed: int = 0, samples_per_class: int | None = None
+    env: object,
+    layer: int,
+    *,
+    seed: int = 0,
+    samples_per_class: int | None = None,
+    sampler: SamplerConfig | None = None,
 ) -> SampleFidelity:
     """Fit the env's kind of sampler at ``layer`` to the last real day's activations and compare.
 
-    Nothing in ``env`` changes: a fresh sampler is fitted (at the env's own layer it equals the
-    env's sampler's fit) and drawn from a generator seeded by ``seed``.
+    Nothing in ``env`` changes: a fresh sampler is fitted (for the Gaussian and veridical
+    samplers, at the env's own layer, it equals the env's sampler's fit; a sampler that learns
+    over days starts from scratch) and its fit and samples draw from generators seeded by
+    ``seed``.
 
     Args:
         env: A reset ``ReplaySelectionEnv`` (or a wrapper around one).
         layer: Max-pool block 1-5.
         seed: Seed of the generator the samples are drawn with.
         samples_per_class: Samples per class; default the env's night (``samples_per_class``).
+        sampler: Sampler settings to judge instead of the env's (e.g. another down-sampling
+            factor while calibrating); the env's own sampler is never touched.
 
     Raises:
         ValueError: If ``layer`` is not 1-5 or the sampler settings do not fit that layer.
+        TypeError: If ``sampler`` is not a :class:`SamplerConfig`.
     """
     base = getattr(env, "unwrapped", env)
     if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= N_BLOCKS:
         raise ValueError(f"layer must be a max-pool block 1-{N_BLOCKS}, got {layer!r}")
     config = base.config
-    config.sampler.validate(config.learner, layer)
+    if sampler is None:
+        sampler = config.sampler
+    elif not isinstance(sampler, SamplerConfig):
+        raise TypeError(f"sampler must be a SamplerConfig, got {type(sampler).__name__}")
+    sampler.validate(config.learner, layer)
     activations, labels = base.day_activations(layer)
-    sampler = make_sampler(config.sampler, layer)
-    sampler.fit(activations, labels, base.n_classes)
+    fitted = make_sampler(sampler, layer)
+    fitted.bind(base.learner, layer)
+    fitted.fit(activations, labels, base.n_classes, torch.Generator().manual_seed(seed))
     generator = torch.Generator().manual_seed(seed)
-    samples, sample_labels = sampler.sample_night(
+    samples, sample_labels = fitted.sample_night(
         samples_per_class or config.samples_per_class, generator
     )
+    samples = fitted.finish_batch(samples, sample_labels)
     real = _accuracy(base.learner.predict_from(activations, layer), labels)
     fake = _accuracy(base.learner.predict_from(samples, layer), sample_labels)
     return SampleFidelity(layer=layer, real_accuracy=real, sample_accuracy=fake)
@@ -75,3 +94,59 @@ def sample_fidelity(
 
 def _accuracy(predictions: np.ndarray, labels: torch.Tensor) -> float:
     return float(np.mean(predictions == labels.cpu().numpy()))
+
+
+def fidelity_along_course(
+    config: EnvConfig,
+    seed: int,
+    days: int,
+    factors: Callable[[int], Sequence[int]] | None = None,
+) -> list[dict]:
+    """Sample fidelity at every block on each day of a round-robin course.
+
+    The course is the calibration's reference: real days as configured, nights that replay
+    the classes in turn. After each real day (up to ``days``), every block is judged with each
+    of its down-sampling ``factors(layer)`` (default: the configured one) by
+    :func:`sample_fidelity`, drawn with ``seed``.
+
+    Returns:
+        One record per day, block and factor: ``{"day", "factor", "layer", "real_accuracy",
+        "sample_accuracy", "ratio"}``.
+
+    Raises:
+        ValueError: If ``days`` is not positive or a factor does not divide its block's map.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be a positive integer, got {days!r}")
+    if factors is None:
+        factors = lambda layer: (config.sampler.downsample[layer - 1],)  # noqa: E731
+    env = ReplaySelectionEnv(config)
+    env.reset(seed=seed)
+    records: list[dict] = []
+    turn = 0
+    while True:
+        for layer in range(1, N_BLOCKS + 1):
+            for factor in factors(layer):
+                downsample = list(config.sampler.downsample)
+                downsample[layer - 1] = factor
+                sampler = dataclasses.replace(config.sampler, downsample=tuple(downsample))
+                result = sample_fidelity(env, layer, seed=seed, sampler=sampler)
+                records.append({"day": env.day, "factor": factor, **result.to_dict()})
+        if env.day >= days:
+            return records
+        turn, terminated = round_robin_night(env, turn)
+        if terminated:
+            return records
+
+
+def round_robin_night(env: ReplaySelectionEnv, turn: int = 0) -> tuple[int, bool]:
+    """Replay the classes in turn (class ``turn % n_classes`` first) until the night ends.
+
+    The calibration's reference night. Returns the turn to continue from and whether the
+    episode ended.
+    """
+    while True:
+        _, _, terminated, _, info = env.step(turn % env.n_classes)
+        turn += 1
+        if "night_end" in info:
+            return turn, terminated

@@ -78,3 +78,78 @@ def relative_gain(accuracy: np.ndarray) -> np.ndarray:
     gain = acc[2:] - acc[1:-1]
     room = acc[1:-1] - acc[0]
     return np.divide(gain, room, out=np.full(len(gain), np.nan), where=room != 0)
+
+
+def continual_metrics(accuracy: np.ndarray) -> dict[str, float | None]:
+    """Average accuracy, backward transfer and forgetting of an accuracy matrix.
+
+    ``accuracy[t, j]`` (R in the papers) is the test accuracy on task ``j`` after training on
+    task ``t`` (0-based, T tasks); only the lower triangle with the diagonal (``j <= t``) is
+    read, so entries above it may be NaN. The definitions are the standard ones:
+
+    * ``acc`` -- average accuracy after the last task, (1/T) sum_j R[T-1, j] (Lopez-Paz &
+      Ranzato 2017, "Gradient Episodic Memory for Continual Learning", ACC);
+    * ``bwt`` -- backward transfer, (1/(T-1)) sum_{j<T-1} (R[T-1, j] - R[j, j]) (same paper,
+      BWT; negative when learning later tasks lowered earlier ones);
+    * ``forgetting`` -- average forgetting, (1/(T-1)) sum_{j<T-1} f_j with
+      f_j = max_{j<=l<=T-2} R[l, j] - R[T-1, j]: the drop from the best accuracy a task ever had
+      to its final one (Chaudhry et al. 2018, "Riemannian Walk for Incremental Learning",
+      eq. 5; the maximum runs over the rows where task j had been learned, those this matrix
+      holds).
+
+    Args:
+        accuracy: Square array [T, T], T >= 1; the lower triangle finite and in [0, 1].
+
+    Returns:
+        ``{"acc": float, "bwt": float | None, "forgetting": float | None}``; BWT and forgetting
+        are None for a single task (nothing came after it).
+
+    Raises:
+        ValueError: If the array is not square or a read entry is missing or outside [0, 1].
+    """
+    r = np.asarray(accuracy, dtype=np.float64)
+    if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] < 1:
+        raise ValueError(f"the accuracy matrix must be square [T, T] with T >= 1, got {r.shape}")
+    lower = r[np.tril_indices(len(r))]
+    if not np.all(np.isfinite(lower)) or lower.min() < 0 or lower.max() > 1:
+        raise ValueError(
+            "the accuracy matrix's entries on and below the diagonal must lie in [0, 1]"
+        )
+    last = len(r) - 1
+    acc = float(r[last].mean())
+    if last == 0:
+        return {"acc": acc, "bwt": None, "forgetting": None}
+    bwt = float(np.mean([r[last, j] - r[j, j] for j in range(last)]))
+    forgetting = float(np.mean([r[j:last, j].max() - r[last, j] for j in range(last)]))
+    return {"acc": acc, "bwt": bwt, "forgetting": forgetting}
+
+
+def early_class_accuracy(
+    class_accuracy: np.ndarray, order: list[int] | np.ndarray, fraction: float
+) -> float:
+    """Mean accuracy of the first ``fraction`` of the classes to arrive.
+
+    Millichamp & Chen ("Feature exaggeration in generative replay") report precision on the
+    first 20 % and 50 % of classes seen, where forgetting is worst. The first
+    ``ceil(fraction * n)`` classes of ``order`` are taken (at least one), and their per-class
+    accuracies averaged (equal weight per class).
+
+    Args:
+        class_accuracy: Per-class accuracy, indexed by class, shape [n].
+        order: Every class index once, in order of arrival.
+        fraction: In (0, 1].
+
+    Raises:
+        ValueError: If ``order`` is not a permutation of the classes or ``fraction`` is not in
+            (0, 1].
+    """
+    acc = np.asarray(class_accuracy, dtype=np.float64)
+    order = np.asarray(order, dtype=np.int64)
+    if acc.ndim != 1 or sorted(order.tolist()) != list(range(len(acc))):
+        raise ValueError(
+            f"order must hold each of the {len(acc)} classes once, got {order.tolist()}"
+        )
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    count = max(1, int(np.ceil(fraction * len(acc) - 1e-9)))
+    return float(acc[order[:count]].mean())

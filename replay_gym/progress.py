@@ -10,6 +10,7 @@ cost, and :class:`ProgressBar` shows the share of the estimated work done and th
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import TextIO
 
 from tqdm import tqdm
@@ -17,18 +18,24 @@ from tqdm import tqdm
 __all__ = ["ProgressBar", "WorkEstimate", "course_work"]
 
 
-def course_work(days: int, night_length: int, replay: bool) -> tuple[int, int]:
+def course_work(days: int, night_length: int | Sequence[int], replay: bool) -> tuple[int, int]:
     """Days and night steps of one course, as the runner counts them.
 
     Every day is one unit of day work (``reset`` trains day 1; the step that ends night ``d``
     trains day ``d + 1``); the other steps are night steps, including the step that ends the
     last night. Without replay (``replay=False``) each night is a single step.
+    ``night_length`` is the steps of every night, or of each night in turn (a scenario whose
+    nights grow).
 
     Returns:
         ``(days, night_steps)``.
     """
-    steps_per_night = night_length if replay else 1
-    return days, days * steps_per_night - (days - 1)
+    if not replay:
+        return days, 1
+    nights = [night_length] * days if isinstance(night_length, int) else list(night_length)
+    if len(nights) != days:
+        raise ValueError(f"night_length gives {len(nights)} nights for a course of {days} days")
+    return days, sum(nights) - (days - 1)
 
 
 class WorkEstimate:

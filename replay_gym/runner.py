@@ -43,6 +43,7 @@ from replay_gym.rundir import (
     StopSignals,
     read_config,
 )
+from replay_gym.scenarios import make_scenario
 from replay_gym.validation import check_fields
 from replay_gym.wrappers import FixedSchedule
 
@@ -70,7 +71,8 @@ class RunArgs:
     regression (the paper's side network), exp3s, ucb1, thompson, epsilon-greedy, weakest,
     random, oracle (privileged ceiling), sb3 (needs --model), or any registered selector."""
     preset: str = "default"
-    """Base configuration: default (embedded data, CPU), smoke (tiny), paper."""
+    """Base configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist (real
+    images, needs the data), paper."""
     seeds: int = 1
     """Number of courses, with seeds first_seed, first_seed + 1, ..."""
     first_seed: int = 0
@@ -352,6 +354,7 @@ def _run_all(
                         {"seed_index": i}, state
                     ),
                     should_stop=should_stop,
+                    earlier=[r for r in records if r["seed"] == seed] if saved else [],
                 )
             finally:
                 logger.close()
@@ -366,15 +369,15 @@ def _run_all(
 
 def _work_left(args: RunArgs, courses: int, saved: dict[str, Any] | None) -> WorkEstimate:
     """The days and night steps still to run: ``courses`` courses, the first maybe begun."""
-    days, steps = course_work(
-        args.env_config.days, args.env_config.night_length, replay=args.condition != "none"
-    )
+    replay = args.condition != "none"
+    nights = make_scenario(args.env_config).night_lengths()
+    days, steps = course_work(args.env_config.days, nights, replay=replay)
     days_left, steps_left = courses * days, courses * steps
     if saved is not None:  # the first course is under way: day d open, k steps into its night
         done_days = saved["day"]["day"]
-        per_night = args.env_config.night_length if args.condition != "none" else 1
+        done = nights[: done_days - 1] if replay else [1] * (done_days - 1)
         days_left -= done_days
-        steps_left -= (done_days - 1) * (per_night - 1) + saved["info"]["night_step"]
+        steps_left -= sum(done) - (done_days - 1) + saved["info"]["night_step"]
     return WorkEstimate(days_left, steps_left)
 
 
@@ -389,6 +392,7 @@ def run_course(
     saved: dict[str, Any] | None = None,
     checkpoint: Callable[[dict[str, Any]], Any] = lambda state: None,
     should_stop: Callable[[], bool] = lambda: False,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One seeded course; per-day records, each with the night that followed the day.
 
@@ -398,12 +402,13 @@ def run_course(
     state tree) after day 1, before each night's last step, after each night (whose last step
     also trains the next day) and when ``should_stop()`` turns true, after which
     :class:`~replay_gym.rundir.StopRequested` is raised. ``saved``: a state ``checkpoint`` got,
-    to continue from instead of starting the course.
+    to continue from instead of starting the course; ``earlier``: the records of its days
+    before that checkpoint (the scenario's course summary reads the whole course).
     """
     env, selector = build(args, seed)
     schedule = env if isinstance(env, FixedSchedule) else None
     names = list(env.unwrapped.data.class_names)
-    night_length = env.unwrapped.night_length
+    scenario = env.unwrapped.scenario
     try:
         tick = time.perf_counter()
         if saved is None:
@@ -460,6 +465,8 @@ def run_course(
                 on_step(step)
             if night is not None:
                 day = _close_day(day, night, time.perf_counter() - started)
+                if terminated:
+                    day.update(scenario.course_summary([*(earlier or []), *records, day]))
                 preferences = None if selector is None else selector.preferences()
                 logger.day(day, names, preferences)
                 on_day(day)
@@ -470,7 +477,9 @@ def run_course(
             on_tick("day_end" in info, time.perf_counter() - tick)
             if terminated or truncated:
                 return records
-            checkpointed = night is not None or info["night_step"] == night_length - 1
+            checkpointed = (
+                night is not None or info["night_step"] == env.unwrapped.night_length - 1
+            )
             if checkpointed:
                 checkpoint(state())
     finally:
@@ -509,8 +518,19 @@ def _open_day(condition: str, seed: int, day_end: dict[str, Any]) -> dict[str, A
     }
 
 
+NIGHT_KEYS = frozenset(
+    ("day", "steps", "replay_counts", "chi2", "class_accuracy", "val_accuracy",
+     "test_accuracy", "test_class_accuracy")
+)
+"""The entries every night summary has; any other entry is the scenario's, copied as it is."""
+
+
 def _close_day(day: dict[str, Any], night: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """The day's record once its night is over (test accuracy is after the night)."""
+    """The day's record once its night is over (test accuracy is after the night).
+
+    The scenario's own entries of the night summary (e.g. class-incremental's ``task`` and
+    ``task_test_accuracy``) come last.
+    """
     return {
         **day,
         "test_accuracy": night["test_accuracy"],
@@ -520,6 +540,7 @@ def _close_day(day: dict[str, Any], night: dict[str, Any], seconds: float) -> di
         "chi2_after_night": night["chi2"],
         "replay_counts": [int(c) for c in night["replay_counts"]],
         "wall_time": round(seconds, 3),
+        **{key: value for key, value in night.items() if key not in NIGHT_KEYS},
     }
 
 
@@ -537,7 +558,12 @@ def _day_line(rec: dict[str, Any]) -> str:
 
 
 def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str, Any]:
-    """Final accuracy per seed; per class, replays beside accuracy after day 1 and at the end."""
+    """Final accuracy per seed; per class, replays beside accuracy on day 1 and at the end.
+
+    Day 1's accuracy is given twice, named by when it was measured: after day 1's training and
+    before its night (``..._after_day1_before_night``, the paper's Fig. 3C/D x-axis), and after
+    night 1 (``..._after_night1``).
+    """
     seeds = sorted({r["seed"] for r in records})
     last = {s: max((r for r in records if r["seed"] == s), key=lambda r: r["day"]) for s in seeds}
     first = {s: min((r for r in records if r["seed"] == s), key=lambda r: r["day"]) for s in seeds}
@@ -545,9 +571,11 @@ def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str
         [np.sum([r["replay_counts"] for r in records if r["seed"] == s], axis=0) for s in seeds],
         axis=0,
     )
-    day1 = np.mean([first[s]["test_class_accuracy_after_day"] for s in seeds], axis=0)
+    before_night1 = np.mean([first[s]["test_class_accuracy_after_day"] for s in seeds], axis=0)
+    after_night1 = np.mean([first[s]["test_class_accuracy"] for s in seeds], axis=0)
     final = np.mean([last[s]["test_class_accuracy"] for s in seeds], axis=0)
     finals = [last[s]["test_accuracy"] for s in seeds]
+    continual = continual_summary(records)
     return {
         "condition": records[0]["condition"],
         "seeds": seeds,
@@ -555,27 +583,84 @@ def summarise(records: list[dict[str, Any]], class_names: list[str]) -> dict[str
         "final_test_accuracy": finals,
         "final_test_accuracy_mean": float(np.mean(finals)),
         "final_test_accuracy_sem": standard_error(finals),
+        "test_accuracy_after_day1_before_night": [
+            first[s]["test_accuracy_after_day"] for s in seeds
+        ],
+        "test_accuracy_after_night1": [first[s]["test_accuracy"] for s in seeds],
         "classes": [
             {
                 "class": class_names[c],
                 "replayed_samples_per_course": float(counts[c]),
-                "test_accuracy_after_day1": float(day1[c]),
+                "test_accuracy_after_day1_before_night": float(before_night1[c]),
+                "test_accuracy_after_night1": float(after_night1[c]),
                 "final_test_accuracy": float(final[c]),
             }
             for c in range(len(counts))
         ],
+        **({} if continual is None else {"continual": continual}),
     }
+
+
+def continual_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Class-incremental results over seeds; None when the records have none (paper scenario).
+
+    From the last record of each seed's course (see
+    :meth:`~replay_gym.scenarios.ClassIncrementalScenario.course_summary`): each course
+    measure (``acc``, ``bwt``, ``forgetting``, ``first_20pct_accuracy``,
+    ``first_50pct_accuracy``) per seed with its mean and standard error; the accuracy matrix
+    averaged over seeds; and each task's test accuracy after every day's night (mean over
+    seeds), whose first row is the first task's accuracy over time.
+    """
+    seeds = sorted({r["seed"] for r in records})
+    rows = {s: sorted((r for r in records if r["seed"] == s), key=lambda r: r["day"])
+            for s in seeds}
+    if any("accuracy_matrix" not in rows[s][-1] for s in seeds):
+        return None
+    lasts = [rows[s][-1] for s in seeds]
+    measures = [k for k in lasts[0] if k in ("acc", "bwt", "forgetting")
+                or (k.startswith("first_") and k.endswith("pct_accuracy"))]
+    out: dict[str, Any] = {}
+    for key in measures:
+        values = [last[key] for last in lasts]
+        present = [v for v in values if v is not None]
+        out[key] = values
+        out[f"{key}_mean"] = float(np.mean(present)) if present else None
+        out[f"{key}_sem"] = standard_error(present) if present else None
+    out["accuracy_matrix_mean"] = _mean_nested([last["accuracy_matrix"] for last in lasts])
+    by_day = _mean_nested([[r["task_test_accuracy"] for r in rows[s]] for s in seeds])
+    out["days"] = [int(r["day"]) for r in rows[seeds[0]]]
+    out["task_test_accuracy_by_day"] = [list(column) for column in zip(*by_day, strict=True)]
+    return out
+
+
+def _mean_nested(values: list[list[list[float | None]]]) -> list[list[float | None]]:
+    """Elementwise mean over the first axis of equally shaped nested lists; None stays None."""
+    array = np.array([[[np.nan if v is None else v for v in row] for row in m] for m in values])
+    mean = array.mean(axis=0)
+    return [[None if np.isnan(v) else float(v) for v in row] for row in mean]
 
 
 def replay_table(summary: dict[str, Any]) -> str:
     """Each class's replay count beside its accuracy after day 1 (the paper's Fig. 3C)."""
     lines = [
         f"final test accuracy {summary['final_test_accuracy_mean']:.3f} (seeds {summary['seeds']})",
-        f"{'class':>12}  samples replayed/course  test acc after day 1  final test acc",
+        "test accuracy after day 1, before its night (the paper's Fig. 3C/D x-axis), and after "
+        "night 1:",
+        f"{'class':>12}  samples replayed/course  after day 1  after night 1  final test acc",
     ]
     for row in summary["classes"]:
         lines.append(
             f"{row['class']:>12}  {row['replayed_samples_per_course']:>23.1f}  "
-            f"{row['test_accuracy_after_day1']:>20.3f}  {row['final_test_accuracy']:>14.3f}"
+            f"{row['test_accuracy_after_day1_before_night']:>11.3f}  "
+            f"{row['test_accuracy_after_night1']:>13.3f}  {row['final_test_accuracy']:>14.3f}"
         )
+    continual = summary.get("continual")
+    if continual is not None:
+        lines.append("class-incremental: " + ", ".join(
+            f"{key} {continual[key + '_mean']:+.3f}" if key == "bwt" else
+            f"{key} {continual[key + '_mean']:.3f}"
+            for key in ("acc", "bwt", "forgetting", "first_20pct_accuracy",
+                        "first_50pct_accuracy")
+            if continual.get(key + "_mean") is not None
+        ))
     return "\n".join(lines)

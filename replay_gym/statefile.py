@@ -28,7 +28,9 @@ __all__ = [
     "FORMAT",
     "StateFileError",
     "differences",
+    "load_optimizer_state",
     "load_tree",
+    "optimizer_state",
     "rng_from_state",
     "rng_state",
     "save_tree",
@@ -173,6 +175,38 @@ def differences(saved: Any, current: Any, where: str = "") -> list[str]:
     elif saved == current and isinstance(saved, bool) == isinstance(current, bool):
         return []
     return [f"{where or 'value'}: saved {saved!r}, now {current!r}"]
+
+
+# -- optimisers ---------------------------------------------------------------------------------
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """A torch optimiser's state as a state tree (tensors copied, parameter indices as strings).
+
+    Returns:
+        ``{"state": {"<index>": {...}}, "param_groups": [...]}``, as :func:`save_tree` stores it.
+    """
+    state = optimizer.state_dict()
+    return {
+        "state": {
+            str(index): {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in s.items()}
+            for index, s in state["state"].items()
+        },
+        "param_groups": [dict(group) for group in state["param_groups"]],
+    }
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, tree: dict[str, Any]) -> None:
+    """Restore what :func:`optimizer_state` returned (JSON lists of ``betas`` become tuples)."""
+    groups = []
+    for group in tree["param_groups"]:
+        group = dict(group)
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    optimizer.load_state_dict(
+        {"state": {int(i): dict(s) for i, s in tree["state"].items()}, "param_groups": groups}
+    )
 
 
 # -- numpy generators ---------------------------------------------------------------------------

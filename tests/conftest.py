@@ -5,6 +5,7 @@ import io
 import os
 import pickle
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def load_script():
         path = REPO / relative
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while defining
         spec.loader.exec_module(module)
         return module
 
@@ -129,13 +131,24 @@ def make_run():
     return make
 
 
+def _with_torch_threads(count: int):
+    """Set torch's intra-op threads to ``count`` for the test, then restore the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def one_thread():
     """Run the test with one torch thread (fast on a busy machine), then restore the count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from _with_torch_threads(1)
+
+
+@pytest.fixture
+def two_threads():
+    """Run the test with two torch threads (to see that something sets fewer), then restore."""
+    yield from _with_torch_threads(2)
 
 
 @pytest.fixture

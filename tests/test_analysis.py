@@ -80,6 +80,50 @@ def test_run_or_reuse_reruns_only_when_settings_differ(tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["env"]["days"] == 2
 
 
+def test_reusable_ignores_factors_of_blocks_the_run_does_not_replay_from(tmp_path):
+    """Changing block 1's down-sampling cannot change a run replaying at block 4."""
+    from replay_gym.analysis import reusable
+
+    env = apply_overrides(preset("smoke"), days=1)
+    run_or_reuse(RunArgs(condition="none", preset="smoke", out=tmp_path / "r", env=env,
+                         progress=False))  # fmt: skip
+    other_block = apply_overrides(env, downsample=(2, 1, 1, 1, 1))
+    replay_block = apply_overrides(env, downsample=(1, 1, 1, 2, 1))
+    assert env.replay_layer == 4
+    assert reusable(tmp_path / "r", [0], env)
+    assert reusable(tmp_path / "r", [0], other_block)
+    assert not reusable(tmp_path / "r", [0], replay_block)
+    assert not reusable(tmp_path / "r", [1], env)
+    assert not reusable(tmp_path / "nowhere", [0], env)
+
+
+def test_reusable_fills_settings_added_since_the_run_with_their_defaults(tmp_path):
+    """A run recorded before a setting existed matches when the setting is at its default."""
+    from replay_gym.analysis import reusable
+
+    env = apply_overrides(preset("smoke"), days=1)
+    run_or_reuse(RunArgs(condition="none", preset="smoke", out=tmp_path / "r", env=env,
+                         progress=False))  # fmt: skip
+    path = tmp_path / "r" / "config.json"
+    config = json.loads(path.read_text())
+    del config["env"]["scenario"], config["env"]["sampler"]["fit_on"]  # an older run
+    path.write_text(json.dumps(config))
+    assert reusable(tmp_path / "r", [0], env)
+    assert not reusable(tmp_path / "r", [0], apply_overrides(env, fit_on="clean"))
+
+
+def test_factors_of_other_blocks_do_not_change_a_run(tmp_path):
+    """What lets reuse ignore them: a generative course replaying at block 4 is the same."""
+    records = []
+    for i, factors in enumerate(((4, 4, 2, 1, 1), (1, 1, 1, 1, 1))):
+        env = apply_overrides(preset("smoke"), days=2, downsample=factors)
+        args = RunArgs(condition="generative", preset="smoke", out=tmp_path / str(i), env=env,
+                       progress=False)  # fmt: skip
+        records.append([{k: v for k, v in r.items() if k != "wall_time"}
+                        for r in run_or_reuse(args)])  # fmt: skip
+    assert records[0] == records[1]
+
+
 def test_read_json_names_a_file_that_is_not_json(tmp_path):
     from replay_gym.analysis import read_json
 

@@ -26,7 +26,7 @@ BAD_SETTINGS = [
     ({"hidden": 0}, r"learner\.hidden must be positive"),
     ({"dropout": 1.0}, r"learner\.dropout must be in \[0, 1\)"),
     ({"dropout": math.nan}, r"learner\.dropout must be a finite number"),
-    ({"weights": ""}, r"learner\.weights must be imagenet, embedded, none or a path"),
+    ({"weights": ""}, r"learner\.weights must be imagenet, embedded, embedded-fashion-mnist, none"),
     ({"weights": 3}, r"learner\.weights must be a string \(str\), got 3 \(int\)"),
     ({"lr": math.inf}, r"learner\.lr must be a finite number \(float\), got inf"),
     ({"lr": 0.0}, r"learner\.lr must be positive"),
@@ -47,6 +47,8 @@ BAD_SETTINGS = [
     ({"hflip": 1}, r"learner\.hflip must be True or False \(bool\), got 1 \(int\)"),
     ({"device": "cuda:64"}, r"learner\.device='cuda:64' .*; devices here: auto, cpu"),
     ({"device": "gpu"}, r"learner\.device='gpu' is not a device .*; devices here: auto, cpu"),
+    ({"adam_fused": 1}, r"learner\.adam_fused must be True or False \(bool\), got 1 \(int\)"),
+    ({"compile": "yes"}, r"learner\.compile must be True or False \(bool\), got 'yes'"),
     # DataConfig
     ({"source": "imagenet"}, r"data\.source must be one of 'prototypes', 'folders'"),
     ({"root": ""}, r"data\.root must be a folder or None"),
@@ -63,12 +65,20 @@ BAD_SETTINGS = [
     ({"test_per_class": 2.5}, r"data\.test_per_class must be an integer \(int\), got 2\.5"),
     ({"seed": -1}, r"data\.seed must be >= 0"),
     # SamplerConfig
-    ({"kind": "nope"}, r"unknown sampler kind 'nope' \(sampler\.kind\); registered: gaussian"),
+    ({"kind": "nope"}, r"unknown sampler kind 'nope' \(sampler\.kind\); registered: cvae, cvae"),
     ({"kind": ""}, r"sampler\.kind must be a registered sampler name"),
     ({"downsample": (4, 4, 2, 2)}, r"sampler\.downsample must be a tuple of 5 integers"),
     ({"downsample": (4, 4, 3, 2, 1), "replay_layer": 3}, r"sampler\.downsample\[2\]=3 does not"),
     ({"samples_per_class": 0}, r"sampler\.samples_per_class must be positive"),
     ({"samples_per_class": 1.5}, r"sampler\.samples_per_class must be an integer \(int\) or"),
+    ({"cvae": {"latent": 0}}, r"sampler\.cvae\.latent must be positive"),
+    ({"cvae": {"nope": 1}}, r"sampler\.cvae has no setting\(s\) \['nope'\]"),
+    ({"kind": "cvae-repulsion", "cvae": {"replay": False}}, r"sampler\.cvae\.repulsion needs"),
+    ({"recall": {"steps": 2.5}}, r"sampler\.recall\.steps must be an integer \(int\)"),
+    ({"recall": 3}, r"sampler\.recall must be a RecallConfig, got 3 \(int\)"),
+    ({"kind": "recall", "replay_layer": 5, "recall": {"tv_weight": 1.0}},
+     r"sampler\.recall\.tv_weight=1\.0 but the replay layer's map is 1x1"),
+    ({"fit_on": "raw"}, r"sampler\.fit_on must be one of 'augmented', 'clean', got 'raw'"),
     # EnvConfig
     ({"days": 1.5}, r"days must be an integer \(int\), got 1\.5 \(float\)"),
     ({"days": 0}, r"days must be positive"),
@@ -77,6 +87,19 @@ BAD_SETTINGS = [
     ({"steps_per_night": 2.5}, r"steps_per_night must be an integer \(int\) or None, got 2\.5"),
     ({"steps_per_night": 0}, r"steps_per_night must be positive"),
     ({"real_days": 5}, r"real_days must be in 1\.\.days=3"),
+    ({"scenario": "nope"}, r"unknown scenario 'nope' \(scenario\); registered: class-incr"),
+    ({"scenario": 3}, r"scenario must be a string \(str\), got 3 \(int\)"),
+    ({"scenario": "class-incremental"}, r"days=3 must be a multiple of the 2 tasks"),
+    ({"classes_per_task": 0}, r"classes_per_task must be positive"),
+    (
+        {"classes_per_task": 3, "scenario": "class-incremental"},
+        r"classes_per_task=3 must divide data\.n_classes=4",
+    ),
+    ({"days_per_task": 0}, r"days_per_task must be positive"),
+    (
+        {"days_per_task": 2, "scenario": "class-incremental"},
+        r"days=3 must equal 2 tasks x days_per_task=2 = 4",
+    ),
     ({"learner": 3}, r"override 'learner' must be a dict or a learner config"),
     ({"learner": {"nope": 1}}, r"learner has no setting\(s\) \['nope'\]"),
     ({"learnig_rate": 1e-3}, r"override 'learnig_rate' is not a setting"),
@@ -132,6 +155,15 @@ def said(exit_info, capsys):
         (["--env.data.classes", "a", "b"], r"data\.classes names 2 classes"),
         (["--env.sampler.samples-per-class", "0"], r"sampler\.samples_per_class must be pos"),
         (["--env.replay-layer", "7"], r"replay_layer must be 1-5"),
+        (["--env.scenario", "nope"], r"unknown scenario 'nope' \(scenario\); registered: "),
+        (["--env.scenario", "class-incremental"], r"days=3 must be a multiple of the 2 tasks"),
+        (
+            ["--env.scenario", "class-incremental", "--env.days", "2"]
+            + ["--env.classes-per-task", "3"],
+            r"classes_per_task=3 must divide data\.n_classes=4",
+        ),
+        (["--env.sampler.cvae.gating-prop", "1"], r"sampler\.cvae\.gating_prop must be in"),
+        (["--env.sampler.recall.init", "zeros"], r"--env\.sampler\.recall\.init"),
     ],
 )
 def test_the_same_checks_reach_the_cli_flags(nothing_loads, tmp_path, capsys, flags, message):
@@ -237,15 +269,14 @@ def test_divergence_names_the_day_and_the_class(monkeypatch):
                    val_per_class=2, test_per_class=2, hidden=16, days=2)  # fmt: skip
     env.reset(seed=0)
     inner = env.unwrapped
-    real = inner.learner.activations
+    real = inner.learner.view_activations  # the sampler fits the day's augmented views
 
-    def poisoned(images, layer):
-        acts = real(images, layer)
-        if len(images) == len(inner.data.train_labels):  # the day's training images
-            acts[inner.data.train_labels == 1] = torch.nan
-        return acts
+    def poisoned(images, labels, views, layer):
+        acts, labels = real(images, labels, views, layer)
+        acts[labels == 1] = torch.nan
+        return acts, labels
 
-    monkeypatch.setattr(inner.learner, "activations", poisoned)
+    monkeypatch.setattr(inner.learner, "view_activations", poisoned)
     monkeypatch.setattr(inner.learner, "train_day", lambda *args: 0.0)  # speed: no training
     with pytest.raises(LearnerDivergedError, match=r"diverged on day 2 .*class\(es\) proto-001 "):
         inner.end_night()

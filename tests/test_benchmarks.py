@@ -63,14 +63,35 @@ def test_calibration_acceptance_runs_and_judges_every_criterion(tmp_path, load_s
     module = load_script("benchmarks/calibration/acceptance.py")
     result = module.main(
         preset="smoke", seeds=(0,), days=1, branch_days=(1,), out=tmp_path,
-        override=("steps_per_night=3",),
+        override=("samples_per_class=6",),  # short nights (fixed conditions refuse a step count)
     )
     names = [c["criterion"] for c in result["criteria"]]
     assert names[0] == "none: test accuracy after day 1"
     assert any("oracle minus round-robin" in n for n in names)
     assert "| criterion | target |" in (tmp_path / "acceptance.md").read_text()
-    fidelity = json.loads((tmp_path / "branches" / "seed_0.json").read_text())["fidelity"]
-    assert [entry["layer"] for entry in fidelity[0]["layers"]] == [1, 2, 3, 4, 5]
+    fidelity = json.loads((tmp_path / "fidelity" / "seed_0.json").read_text())["records"]
+    assert [(r["day"], r["layer"]) for r in fidelity] == [(1, k) for k in range(1, 6)]
+    ratio = next(c for c in result["criteria"] if c["criterion"].startswith("sample/real"))
+    assert set(ratio["per_layer"]) == {f"block{k}" for k in range(1, 6)}
+
+
+@pytest.mark.slow
+def test_calibration_acceptance_on_some_courses_lists_the_rest_as_not_run(tmp_path, load_script):
+    module = load_script("benchmarks/calibration/acceptance.py")
+    with pytest.raises(ValueError, match=r"--courses: unknown \['best'\]"):
+        module.main(preset="smoke", courses=("best",), out=tmp_path)
+    result = module.main(
+        preset="smoke", seeds=(0,), days=1, branch_days=(1,), out=tmp_path, split="validation",
+        override=("steps_per_night=2",), courses=("none",),
+    )  # fmt: skip
+    assert result["courses"] == ["none"] and not (tmp_path / "runs" / "generative").exists()
+    by_name = {c["criterion"]: c for c in result["criteria"]}
+    assert by_name["none: validation accuracy after day 1"]["passed"] is not None
+    skipped = by_name["1-day mean accuracy: generative minus none"]
+    assert skipped["passed"] is None and skipped["not_run"] == "needs the course(s) generative"
+    assert "| not run (needs the course(s) regression) | – |" in (
+        tmp_path / "acceptance.md"
+    ).read_text()
 
 
 def test_gradient_scale_ratios(tmp_path, load_script):
@@ -80,3 +101,107 @@ def test_gradient_scale_ratios(tmp_path, load_script):
     low, high = result["weight_ratio_range"]
     assert 1 < low <= high  # caffe-scale inputs give larger weight gradients
     assert result["matching_eps"]["weights_only"] == pytest.approx([1 / high, 1 / low])
+
+
+def test_fidelity_screen_judges_every_block_and_factor(tmp_path, load_script):
+    screen = load_script("benchmarks/calibration/fidelity_screen.py")
+    screen.main(preset="smoke", seeds=(7,), days=1, out=tmp_path)
+    result = json.loads((tmp_path / "fidelity_screen.json").read_text())
+    pairs = {(row["layer"], row["factor"]) for row in result["rows"]}
+    # 32 px input: block k's map is 32 / 2**k, and only factors dividing it are tried
+    assert pairs == {(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4), (3, 1), (3, 2), (3, 4),
+                     (4, 1), (4, 2), (5, 1)}  # fmt: skip
+    assert (tmp_path / "seed_7.json").exists() and "| 5 | 1 |" in (
+        tmp_path / "fidelity_screen.md"
+    ).read_text()
+
+
+def test_fidelity_screen_chooses_the_largest_passing_factor(load_script):
+    screen = load_script("benchmarks/calibration/fidelity_screen.py")
+    results = [{"records": [
+        {"layer": 1, "factor": 1, "ratio": 0.95}, {"layer": 1, "factor": 2, "ratio": 0.91},
+        {"layer": 1, "factor": 4, "ratio": 0.5}, {"layer": 2, "factor": 1, "ratio": 0.8},
+        {"layer": 1, "factor": 2, "ratio": 0.89},  # a second day: factor 2's minimum fails
+    ]}]  # fmt: skip
+    rows = screen.summarise(results)
+    assert [(r["layer"], r["factor"], r["passes"]) for r in rows] == [
+        (1, 1, True), (1, 2, False), (1, 4, False), (2, 1, False)
+    ]
+    assert screen.choose(rows) == {1: 1, 2: None}
+
+
+@pytest.mark.slow
+def test_bench_throughput_writes_every_section(tmp_path, load_script, monkeypatch):
+    module = load_script("benchmarks/bench_throughput.py")
+    # Compiling is tested in tests/learner; here the compiled variant is dropped, as on a
+    # machine without a C++ compiler, and the run says why.
+    monkeypatch.setattr(module, "compile_unavailable", lambda device: "no compiler (test)")
+    tiny = ("steps_per_night=6", "weights=none", "augment=false", "train_per_class=8",
+            "val_per_class=4", "test_per_class=4")  # fmt: skip
+    result = module.main(
+        preset="smoke", override=tiny, nights=1, layers=(4,), layer_steps=2, matmul_size=64,
+        matmul_repeats=2, variants=("eager", "compiled", "adam_fused"), out=tmp_path,
+    )  # fmt: skip
+    assert json.loads((tmp_path / "throughput.json").read_text()) == result
+    assert result["settings"]["override"] == list(tiny) and result["matmul_gflops"] > 0
+    assert set(result["single"]) == {"eager", "adam_fused"}
+    assert result["settings"]["compile_unavailable"] == "no compiler (test)"
+    runs = [(1, run) for run in result["single"].values()]
+    runs += [(2, run) for run in result["vector"].values()]
+    for n_envs, run in runs:  # one night each: every env's last step ended it
+        assert run["steps"] == run["night_steps"] + n_envs == n_envs * 6
+        assert run["steps_per_s"] > 0 and run["median_night_step_ms"] > 0
+    assert {"sync2", "async2"} <= set(result["vector"])
+    assert result["vector"]["async2"]["worker_threads"] == [1, 1]
+    assert result["speedups_over_one_eager_env"]["single_eager"] == 1.0
+    (row,) = result["layers"]
+    assert row["layer"] == 4 and row["flops"] > 0
+    assert row["limit_ms"] == pytest.approx(1e3 * row["flops"] / (result["matmul_gflops"] * 1e9))
+    for variant in row["variants"].values():
+        ratio = variant["median_step_ms"] / row["limit_ms"]
+        assert variant["ratio_to_limit"] == pytest.approx(ratio)
+    assert result["targets"][0]["target"].startswith("AsyncVectorEnv(2)")
+    assert result["ppo"] is None
+    table = (tmp_path / "throughput.md").read_text()
+    assert "| one env, adam_fused |" in table and "| AsyncVectorEnv(2), 1 thread each |" in table
+    assert "| 4 | " in table
+
+
+def test_bench_throughput_refuses_bad_settings(tmp_path, load_script):
+    module = load_script("benchmarks/bench_throughput.py")
+    with pytest.raises(ValueError, match="variants must start with 'eager'"):
+        module.main(preset="smoke", variants=("compiled",), out=tmp_path)
+    with pytest.raises(ValueError, match=r"nights must be in 1\.\.2"):
+        module.main(preset="smoke", nights=3, out=tmp_path)
+    with pytest.raises(ValueError, match="layer_steps=18 does not fit a night of 20 steps"):
+        module.main(preset="smoke", layer_steps=18, out=tmp_path)
+    assert not (tmp_path / "throughput.json").exists()
+
+
+def test_bench_samplers_writes_ratios_to_the_gaussian_sampler(tmp_path, load_script):
+    result = load_script("benchmarks/bench_samplers.py").main(
+        preset="smoke", kinds=("recall",), nights=1, isolate=False, out=tmp_path
+    )
+    assert json.loads((tmp_path / "samplers.json").read_text()) == result
+    gaussian, recall = result["rows"]
+    assert (gaussian["kind"], recall["kind"]) == ("gaussian", "recall")  # the base comes first
+    assert gaussian["summary"]["night_ratio"] == 1.0
+    summary = recall["summary"]
+    assert summary["night_ratio"] == recall["night_s"][0] / gaussian["night_s"][0] > 0
+    assert summary["sample_per_step_ratio"] > 1  # recall optimises, the Gaussian draws
+    assert recall["sampler_parts_bytes"]["model_copy"] == 0  # night 1: no copy yet
+    assert len(recall["fit_s"]) == 1 and len(recall["night_s"]) == 1
+    assert "| recall |" in (tmp_path / "samplers.md").read_text()
+    paper = result["paper_preset_memory"]  # ARM's account at the paper's scale, computed
+    assert [m["layer"] for m in paper] == [1, 2, 3, 4, 5]
+    head = (512 * 7 * 7 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 10  # above block 5
+    assert paper[4]["model_copy_bytes"] == 4 * head
+    assert paper[3]["day_buffer_bytes"] == 4 * 512 * 14 * 14 * 11_700
+
+
+@pytest.mark.slow
+def test_bench_samplers_measures_each_kind_in_its_own_process(tmp_path, load_script):
+    result = load_script("benchmarks/bench_samplers.py").main(
+        preset="smoke", kinds=("gaussian",), nights=1, out=tmp_path
+    )
+    assert result["isolated"] and result["rows"][0]["peak_rss_bytes"] > 0

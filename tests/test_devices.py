@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from replay_gym.devices import available_devices, check_device
+from replay_gym import devices
+from replay_gym.devices import available_devices, check_compile, check_device, compile_unavailable
 
 
 def test_available_devices_match_torch():
@@ -40,3 +41,54 @@ def test_cuda_without_cuda_says_so():
 def test_present_gpus_are_accepted():
     check_device("cuda")
     check_device(f"cuda:{torch.cuda.device_count() - 1}")
+
+
+@pytest.fixture
+def fresh_compile_check():
+    """Forget the cached compile checks before and after the test."""
+    devices._compile_unavailable.cache_clear()
+    yield
+    devices._compile_unavailable.cache_clear()
+
+
+def test_compile_check_finds_the_cpu_compiler_or_names_it(fresh_compile_check):
+    import shutil
+
+    from torch._inductor import config
+
+    names = config.cpp.cxx if isinstance(config.cpp.cxx, tuple) else (config.cpp.cxx,)
+    found = any(name and shutil.which(name) for name in names)
+    why = compile_unavailable("cpu")
+    assert (why is None) == found, why
+    assert compile_unavailable("auto") == compile_unavailable(
+        "cuda" if torch.cuda.is_available() else "cpu"
+    )
+
+
+def test_compile_without_a_cpp_compiler_is_refused(monkeypatch, fresh_compile_check):
+    from torch._inductor import cpp_builder
+
+    def missing():
+        raise RuntimeError("no working C++ compiler found in ('g++',)")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", missing)
+    assert "needs a C++ compiler" in compile_unavailable("cpu")
+    with pytest.raises(
+        ValueError,
+        match=r"learner\.compile=True but torch\.compile on the CPU "
+        r"needs a C\+\+ compiler .*; set learner\.compile=False here",
+    ):
+        check_compile(True, "cpu")
+    check_compile(False, "cpu")  # off: nothing to check
+
+
+def test_compile_is_refused_where_dynamo_is_not_supported(monkeypatch, fresh_compile_check):
+    import torch._dynamo
+
+    monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+    assert compile_unavailable("cpu").startswith("torch.compile does not support Python 3.")
+
+
+def test_compile_needs_cpu_or_cuda(fresh_compile_check):
+    why = devices._compile_unavailable("mps")
+    assert why == "replay-gym compiles only on cpu and cuda, not on mps"

@@ -75,3 +75,49 @@ def test_before_reset_is_refused():
 
     with pytest.raises(gym.error.ResetNeeded):
         sample_fidelity(ReplaySelectionEnv(preset="smoke"), 4)
+
+
+def test_other_sampler_settings_are_judged_without_touching_the_env(smoke_env):
+    """``sampler=`` judges a candidate (here veridical replay) and leaves the env's sampler."""
+    from replay_gym.config import SamplerConfig
+
+    before = smoke_env.config.sampler
+    result = sample_fidelity(smoke_env, 3, sampler=SamplerConfig(kind="veridical"))
+    assert result.ratio == 1.0
+    assert smoke_env.config.sampler is before
+    with pytest.raises(TypeError, match="SamplerConfig"):
+        sample_fidelity(smoke_env, 3, sampler={"kind": "veridical"})
+    with pytest.raises(ValueError, match="downsample"):
+        sample_fidelity(smoke_env, 5, sampler=SamplerConfig(downsample=(1, 1, 1, 1, 2)))
+
+
+def test_fidelity_along_course_judges_each_day_and_factor():
+    from replay_gym.config import preset
+    from replay_gym.fidelity import fidelity_along_course
+
+    config = preset("smoke")
+    factors = lambda layer: (1, 2)[: 6 - layer]  # noqa: E731  (block 5 is 1x1: factor 1 only)
+    records = fidelity_along_course(config, seed=3, days=2, factors=factors)
+    days = sorted({r["day"] for r in records})
+    assert days == [1, 2]
+    assert {(r["layer"], r["factor"]) for r in records if r["day"] == 2} == {
+        (1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (4, 1), (4, 2), (5, 1)
+    }
+    default = fidelity_along_course(config, seed=3, days=1)
+    assert [(r["layer"], r["factor"]) for r in default] == [
+        (k, config.sampler.downsample[k - 1]) for k in range(1, 6)
+    ]
+    with pytest.raises(ValueError, match="days must be a positive integer"):
+        fidelity_along_course(config, seed=3, days=0)
+
+
+def test_round_robin_night_replays_each_class_in_turn_until_the_night_ends():
+    from replay_gym.fidelity import round_robin_night
+
+    env = ReplaySelectionEnv(preset="smoke", days=2)
+    env.reset(seed=0)
+    turn, terminated = round_robin_night(env, turn=1)
+    assert turn == 1 + env.night_length and not terminated and env.day == 2
+    assert env.night_step == 0
+    _, terminated = round_robin_night(env, turn)
+    assert terminated

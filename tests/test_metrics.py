@@ -65,3 +65,52 @@ def test_standard_error_by_hand():
     assert standard_error([0.5]) is None
     with pytest.raises(ValueError, match="non-empty 1-D"):
         standard_error([])
+
+
+# -- continual-learning measures ------------------------------------------------------------
+
+NAN = float("nan")
+HAND = [
+    [0.90, NAN, NAN],
+    [0.95, 0.80, NAN],
+    [0.30, 0.50, 0.70],
+]
+"""After task 2 the first task fell from its best 0.95 (not its first 0.90) to 0.30."""
+
+
+def test_continual_metrics_of_a_hand_computed_matrix():
+    from replay_gym.metrics import continual_metrics
+
+    got = continual_metrics(np.array(HAND))
+    assert got["acc"] == pytest.approx((0.30 + 0.50 + 0.70) / 3)  # 0.5
+    # BWT: final minus just-learned accuracy, tasks 0 and 1
+    assert got["bwt"] == pytest.approx(((0.30 - 0.90) + (0.50 - 0.80)) / 2)  # -0.45
+    # forgetting: best earlier accuracy minus final accuracy
+    assert got["forgetting"] == pytest.approx(((0.95 - 0.30) + (0.80 - 0.50)) / 2)  # 0.475
+
+
+def test_continual_metrics_of_one_task_and_refusals():
+    from replay_gym.metrics import continual_metrics
+
+    assert continual_metrics(np.array([[0.4]])) == {"acc": 0.4, "bwt": None, "forgetting": None}
+    with pytest.raises(ValueError, match="square"):
+        continual_metrics(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="on and below the diagonal"):
+        continual_metrics(np.array([[0.5, NAN], [NAN, 0.5]]))
+    with pytest.raises(ValueError, match="on and below the diagonal"):
+        continual_metrics(np.array([[1.5]]))
+
+
+def test_early_class_accuracy_takes_the_first_classes_to_arrive():
+    from replay_gym.metrics import early_class_accuracy
+
+    acc = np.linspace(0.1, 1.0, 10)
+    order = list(range(9, -1, -1))  # class 9 arrived first
+    assert early_class_accuracy(acc, order, 0.2) == pytest.approx((1.0 + 0.9) / 2)
+    assert early_class_accuracy(acc, order, 0.5) == pytest.approx(0.8)
+    assert early_class_accuracy(acc, order, 1.0) == pytest.approx(acc.mean())
+    assert early_class_accuracy([0.2, 0.4, 0.6, 0.8], [0, 1, 2, 3], 0.2) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="each of the 3 classes once"):
+        early_class_accuracy([0.1, 0.2, 0.3], [0, 0, 1], 0.5)
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
+        early_class_accuracy([0.1, 0.2], [0, 1], 0.0)

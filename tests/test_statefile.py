@@ -116,3 +116,20 @@ def test_differences_names_each_changed_leaf():
     ]
     assert differences({"x": True}, {"x": 1}) == ["x: saved True, now 1"]
     assert differences({"x": 1.0}, {"x": 1}) == []
+
+
+def test_optimizer_state_round_trips_through_a_state_file(tmp_path):
+    from replay_gym.statefile import load_optimizer_state, optimizer_state
+
+    net = torch.nn.Linear(3, 2)
+    adam = torch.optim.Adam(net.parameters(), lr=0.1, betas=(0.8, 0.9))
+    net(torch.ones(4, 3)).sum().backward()
+    adam.step()
+    statefile.save_tree(tmp_path / "o.safetensors", {"o": optimizer_state(adam)}, "test")
+    twin = torch.nn.Linear(3, 2)
+    twin_adam = torch.optim.Adam(twin.parameters(), lr=0.5)
+    load_optimizer_state(twin_adam, statefile.load_tree(tmp_path / "o.safetensors", "test")["o"])
+    group = twin_adam.param_groups[0]
+    assert group["betas"] == (0.8, 0.9) and group["lr"] == 0.1
+    for a, b in zip(adam.state.values(), twin_adam.state.values(), strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in ("exp_avg", "exp_avg_sq", "step"))

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.dqn.policies import DQNPolicy
 
-from replay_gym.agents.base import Selector
+from replay_gym.agents.base import Selector, valid_actions
 from replay_gym.agents.sb3.args import ALGORITHMS
 from replay_gym.agents.sb3.loading import (
     SavedModel,
@@ -146,8 +146,11 @@ class SB3Selector(Selector):
         self._last_obs: np.ndarray | None = None
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """The model's action for ``obs`` (see ``deterministic``)."""
+        """The model's action for ``obs`` (see ``deterministic``), among the valid actions."""
         self._last_obs = np.asarray(obs)
+        mask = valid_actions(info, int(self.policy.action_space.n))
+        if mask is not None:
+            return self._select_valid(mask)
         if self.deterministic:
             action, _ = self.policy.predict(self._last_obs, deterministic=True)
             return int(action)
@@ -160,6 +163,19 @@ class SB3Selector(Selector):
         probs = action_preferences(self.policy, self._last_obs)
         assert probs is not None
         return int(self.rng.choice(n, p=probs / probs.sum()))
+
+    def _select_valid(self, mask: np.ndarray) -> int:
+        """:meth:`select` among the valid actions: the policy's values there, renormalised."""
+        values = action_preferences(self.policy, self._last_obs)
+        assert values is not None
+        valid = np.flatnonzero(mask)
+        explore = self.algo == "dqn" and not self.deterministic
+        if explore and self.rng.random() < self.exploration_rate:
+            return int(self.rng.choice(valid))
+        if self.deterministic or self.algo == "dqn":
+            return int(valid[np.argmax(values[valid])])
+        probs = values[valid]
+        return int(self.rng.choice(valid, p=probs / probs.sum()))
 
     def preferences(self) -> np.ndarray | None:
         """Per-class values for the latest observation.

@@ -32,14 +32,15 @@ class TrainingRecord:
         args: The call's arguments.
         steps: Steps this call trains (``total_timesteps`` resolved).
         target_timesteps: The model's step count when this call is done.
-        threads: Torch intra-op threads: ``main`` (this process) and ``workers`` (each
-            subprocess env; None with the dummy vector env).
+        threads: Torch intra-op threads: ``main`` (this process), ``workers`` (each
+            subprocess env; None with the dummy vector env) and ``per_env`` (what each env's
+            process reported when training started).
     """
 
     args: TrainSB3Args
     steps: int
     target_timesteps: int
-    threads: dict[str, int | None]
+    threads: dict[str, int | list[int] | None]
 
 
 def model_metadata(model: BaseAlgorithm, record: TrainingRecord, complete: bool) -> dict[str, Any]:

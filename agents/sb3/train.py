@@ -19,7 +19,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from replay_gym.agents.sb3.args import (
     ALGORITHMS,
     DEFAULT_TOTAL_TIMESTEPS,
-    ENV_ID,
     TrainSB3Args,
 )
 from replay_gym.agents.sb3.callbacks import PeriodicCheckpoint, ReplayLogCallback, StopOnRequest
@@ -41,16 +40,26 @@ from replay_gym.agents.sb3.loading import (
 )
 from replay_gym.agents.sb3.saving import TrainingRecord, model_metadata, save_model
 from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.envs.vector import TorchThreads, make_env
 from replay_gym.provenance import replay_gym_version
 from replay_gym.rundir import RunInterrupted, StopSignals
 from replay_gym.statefile import differences
 
 __all__ = ["TorchThreads", "make_vec_env", "saved_hyperparameters", "train_sb3", "worker_threads"]
 
-_NOT_HYPERPARAMETERS = frozenset({
-    "policy", "env", "policy_kwargs", "tensorboard_log", "verbose", "seed", "device",
-    "_init_setup_model", "stats_window_size",
-})
+_NOT_HYPERPARAMETERS = frozenset(
+    {
+        "policy",
+        "env",
+        "policy_kwargs",
+        "tensorboard_log",
+        "verbose",
+        "seed",
+        "device",
+        "_init_setup_model",
+        "stats_window_size",
+    }
+)
 """Constructor parameters of an algorithm that are not taken from a resumed model."""
 
 _RESTORED: dict[str, type] = {
@@ -64,18 +73,6 @@ _RESTORED: dict[str, type] = {
 """Counters and state a resumed model takes from the file (what SB3's own load restores)."""
 
 
-class TorchThreads(gym.Wrapper):
-    """Reports the torch intra-op threads of the process its env lives in (``torch_threads``).
-
-    ``venv.get_attr("torch_threads")`` shows what each worker of a vector env uses.
-    """
-
-    @property
-    def torch_threads(self) -> int:
-        """``torch.get_num_threads()`` in this env's process."""
-        return torch.get_num_threads()
-
-
 def _make_env(config: EnvConfig, torch_threads: int | None) -> gym.Env:
     """One monitored ``ReplaySelect-v0`` (module level, so subprocesses can unpickle it).
 
@@ -84,9 +81,7 @@ def _make_env(config: EnvConfig, torch_threads: int | None) -> gym.Env:
         torch_threads: Set torch's intra-op threads to this before building the env (in a
             subprocess worker: the worker's own setting); None leaves them.
     """
-    if torch_threads is not None:
-        torch.set_num_threads(torch_threads)
-    return Monitor(TorchThreads(gym.make(ENV_ID, config=config)))
+    return Monitor(make_env(config, torch_threads))
 
 
 def _make_worker_env(config: EnvConfig, torch_threads: int | None) -> gym.Env:
@@ -173,7 +168,11 @@ def train_sb3(args: TrainSB3Args) -> Path:
                     model = _new_model(args, venv)
                 else:
                     model = _resumed_model(args, venv, saved, point)
-                threads = {"main": main_threads, "workers": worker_threads(args)}
+                threads = {
+                    "main": main_threads,
+                    "workers": worker_threads(args),
+                    "per_env": [int(n) for n in venv.get_attr("torch_threads")],  # as measured
+                }
                 record = TrainingRecord(args, steps, int(model.num_timesteps) + steps, threads)
                 path = _learn(model, args, record, saved is not None, signals)
             except KeyboardInterrupt:
@@ -184,8 +183,10 @@ def train_sb3(args: TrainSB3Args) -> Path:
     finally:
         torch.set_num_threads(previous_threads)
     if args.verbose:
-        print(f"model saved to {path} (sidecar {sidecar_path(path).name}); "
-              f"TensorBoard: {args.tensorboard_dir}")
+        print(
+            f"model saved to {path} (sidecar {sidecar_path(path).name}); "
+            f"TensorBoard: {args.tensorboard_dir}"
+        )
     return path
 
 
@@ -239,9 +240,11 @@ def _learn(
         # The latest checkpoint is consistent (between updates); without one, the model file.
         written = checkpoints is not None and list_checkpoints(args.checkpoints)
         where = args.checkpoints if written else args.model_path
-        print(f"interrupted: model after {model.num_timesteps} steps saved to "
-              f"{args.model_path}; continue with --resume {where} (without --total-timesteps "
-              f"it trains up to the {record.target_timesteps} steps planned)")
+        print(
+            f"interrupted: model after {model.num_timesteps} steps saved to "
+            f"{args.model_path}; continue with --resume {where} (without --total-timesteps "
+            f"it trains up to the {record.target_timesteps} steps planned)"
+        )
         raise
     finally:
         logger = getattr(model, "_logger", None)  # absent if learn() failed to start
@@ -293,12 +296,12 @@ def _steps_to_train(args: TrainSB3Args, saved: SavedModel | None) -> int:
     done = saved.plain("num_timesteps")
     if isinstance(target, int) and isinstance(done, int) and target > done:
         return target - done
-    goal = f"has reached its target of {target} steps" if isinstance(target, int) else (
-        "records no target step count"
+    goal = (
+        f"has reached its target of {target} steps"
+        if isinstance(target, int)
+        else ("records no target step count")
     )
-    raise ValueError(
-        f"resume: {saved.path} {goal}; pass --total-timesteps to train it further"
-    )
+    raise ValueError(f"resume: {saved.path} {goal}; pass --total-timesteps to train it further")
 
 
 def _check_resumed_checkpoint(args: TrainSB3Args, point: ResumePoint, saved: SavedModel) -> None:
@@ -387,8 +390,11 @@ def _resumed_model(
             f"{algo!r}, but algo is {args.algo!r}; pass --algo {algo}"
         )
     check_spaces(
-        path, saved.observation_space, saved.action_space,
-        venv.observation_space, venv.action_space,
+        path,
+        saved.observation_space,
+        saved.action_space,
+        venv.observation_space,
+        venv.action_space,
     )
     if saved.sidecar is not None and "env" in saved.sidecar:
         warn_config_differences(path, saved.sidecar["env"], args.env)
@@ -412,11 +418,15 @@ def _resumed_model(
     if saved.optimizer_state is not None:
         params["policy.optimizer"] = saved.optimizer_state
     else:
-        warnings.warn(f"resume: {path} holds no optimiser state; the optimiser starts afresh",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"resume: {path} holds no optimiser state; the optimiser starts afresh",
+            UserWarning,
+            stacklevel=3,
+        )
     try:
-        model.set_parameters(params, exact_match=saved.optimizer_state is not None,
-                             device=args.device)
+        model.set_parameters(
+            params, exact_match=saved.optimizer_state is not None, device=args.device
+        )
     except (RuntimeError, ValueError, KeyError) as error:
         raise ValueError(
             f"resume: the weights in {path} do not fit a {algo} MlpPolicy with policy_kwargs "
@@ -429,6 +439,5 @@ def _resumed_model(
     restored = restore_training_state(model, point, (saved.sidecar or {}).get("rng"))
     if args.verbose:
         extra = "".join(f", {what}" for what in restored)
-        print(f"resumed {path} at step {model.num_timesteps} (weights, optimiser, counters"
-              f"{extra})")
+        print(f"resumed {path} at step {model.num_timesteps} (weights, optimiser, counters{extra})")
     return model

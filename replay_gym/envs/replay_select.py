@@ -18,7 +18,8 @@ from replay_gym.data import load_dataset
 from replay_gym.learner.cortex import DayViews, Learner
 from replay_gym.learner.weights import load_base_state
 from replay_gym.metrics import chi_square, class_accuracy, confusion_matrix, overall_accuracy
-from replay_gym.samplers import LearnerDivergedError, Sampler, make_sampler
+from replay_gym.samplers import LearnerDivergedError, Sampler
+from replay_gym.scenarios import Scenario, make_scenario
 from replay_gym.statefile import differences, load_tree, rng_from_state, rng_state, save_tree
 
 STATE_KIND = "env"
@@ -41,7 +42,9 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     ## Action Space
 
     `Discrete(n_classes)`: the class whose batch (`learner.batch_size` samples, 36 in the paper)
-    is drawn from the sampler and replayed.
+    is drawn from the sampler and replayed. Only the classes the scenario has shown by now are
+    valid (every class in the paper's scenario): `info["action_mask"]` and `action_masks()` (as
+    sb3-contrib's `MaskablePPO` reads it) mark them, and another class is refused.
 
     ## Observation Space
 
@@ -80,13 +83,13 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     ## Info
 
     Always: `chi2`, `class_accuracy` (validation, per class), `day` (1-based), `night_step`
-    (steps done this night). After `reset` and any step that ends a night or a day, also
-    `test_accuracy` and `test_class_accuracy` of the current network, and on such steps
-    `night_end` (the finished night: `day`, `steps`, `replay_counts`, `chi2`, `class_accuracy`,
-    `test_accuracy`, `test_class_accuracy`) and, unless the episode ended, `day_end` (the new
-    day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's change of chi2; `None`
-    on day 1, which has no earlier value), `class_accuracy`, `val_accuracy`, `test_accuracy`,
-    `test_class_accuracy`).
+    (steps done this night), `action_mask` (the valid actions). After `reset` and any step that
+    ends a night or a day, also `test_accuracy` and `test_class_accuracy` of the current
+    network, and on such steps `night_end` (the finished night: `day`, `steps`, `replay_counts`,
+    `chi2`, `class_accuracy`, `test_accuracy`, `test_class_accuracy`) and, unless the episode
+    ended, `day_end` (the new day: `day`, `real_images`, `loss`, `chi2`, `chi2_drop` (the day's
+    change of chi2; `None` on day 1, which has no earlier value), `class_accuracy`,
+    `val_accuracy`, `test_accuracy`, `test_class_accuracy`).
 
     ## Arguments
 
@@ -99,9 +102,17 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     env = gym.make("ReplaySelect-v0", days=3, replay_layer=5, adam_eps=1e-8)
     ```
 
-    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "paper") gives the base
-    configuration; keyword overrides change single settings: an `EnvConfig` field, a section dict
-    (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+    `config` (an `EnvConfig`) or `preset` ("default", "smoke", "fashion-mnist", "paper") gives the
+    base configuration; keyword overrides change single settings: an `EnvConfig` field, a section
+    dict (`learner={"lr": 1e-3}`) or a field name unique to one section (`adam_eps=1e-8`).
+
+    `scenario` picks which classes each day trains on and each night may replay and test
+    (`replay_gym.scenarios`): `"paper"` (default), every class every day; `"class-incremental"`,
+    classes arriving in tasks of `classes_per_task`, `days_per_task` days each, a day training
+    on its task's real images only, validation, reward, observation and test covering the
+    classes seen so far (unseen classes score 0 in the observation), and the night ending after
+    every generated sample of the seen classes once (`steps_per_night` unset), so nights grow as
+    classes arrive (`env.night_length` is tonight's).
 
     Beyond `step`, two primitives serve fixed schedules: `replay_batch(x, y)` trains one
     mixed-class batch of replay activations as a step, and `end_night()` ends the night
@@ -146,10 +157,12 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self.config = apply_overrides(base, **overrides) if overrides else base
         self.layer = self.config.replay_layer
         # Built before the data so that an unknown sampler kind fails before any loading.
-        self.sampler: Sampler = make_sampler(self.config.sampler, self.layer)
+        self.scenario: Scenario = make_scenario(self.config)
+        self.sampler: Sampler = self.scenario.make_sampler(self.layer)
         self.data = load_dataset(self.config.data, self.config.learner.input_size)
         self.n_classes = self.data.n_classes
-        self.night_length = self.config.night_length
+        self.night_length = self.scenario.night_length(1)
+        """Steps of the current night (the scenario's; fixed in the paper's)."""
         self._base_state = load_base_state(self.config.learner)
 
         n = self.n_classes
@@ -188,8 +201,12 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         init_gen, self._day_gen, self._night_gen = (
             torch.Generator().manual_seed(int(s)) for s in seeds
         )
+        # Drawn after the three above, so they (and every sampler that draws nothing while
+        # fitting) are as before the sampler had its own generator.
+        self._sampler_gen = torch.Generator().manual_seed(int(self.np_random.integers(0, 2**62)))
         self.learner = Learner(self.config.learner, self.n_classes, self._base_state, init_gen)
-        self.sampler = make_sampler(self.config.sampler, self.layer)
+        self.sampler = self.scenario.make_sampler(self.layer)
+        self.sampler.bind(self.learner, self.layer)
         self.day = 0
         self._done = False
         self._chi2 = float("nan")
@@ -200,6 +217,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """Replay one generated batch of class ``action``."""
         action = self._check_action(action)
         self._check_running()
+        self._check_seen([action])
         samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
         labels = torch.full((len(samples),), action, dtype=torch.int64)
         return self._replay(samples, labels)
@@ -213,6 +231,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
         Used by the paper's fixed conditions (mixed-class generative and veridical batches).
         ``activations`` has the replay layer's shape per item; ``labels`` are class indices.
+        The sampler finishes the batch first (``Sampler.finish_batch``): the recall sampler
+        optimises it against the network as it is now; the others train it as given.
         """
         self._check_running()
         expected = self.config.learner.pool_shape(self.layer)
@@ -229,7 +249,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             )
         if labels.min() < 0 or labels.max() >= self.n_classes:
             raise ValueError(f"labels must lie in 0..{self.n_classes - 1}")
-        return self._replay(activations, labels)
+        self._check_seen(torch.unique(labels).tolist())
+        return self._replay(self.sampler.finish_batch(activations, labels), labels)
 
     def end_night(self) -> tuple[np.ndarray, float, bool, bool, dict]:
         """End the current night now (no further replay) and train the next day."""
@@ -242,7 +263,8 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """Every sample of one full night of the paper's replay, shuffled.
 
         Gaussian sampler: ``samples_per_class`` fresh samples of every class; veridical: each
-        stored activation of the day once. Drawn with the env's night generator.
+        stored activation of the day once; recall: the starting points, each batch recalled
+        when :meth:`replay_batch` replays it. Drawn with the env's night generator.
         """
         self._check_running()
         samples, labels = self.sampler.sample_night(self.config.samples_per_class, self._night_gen)
@@ -253,19 +275,29 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """The reward ``step(action)`` would give now; learner, sampler and RNG are restored."""
         action = self._check_action(action)
         self._check_running()
+        self._check_seen([action])
         snapshot = self.learner.snapshot_above(self.layer)
         generator_state = self._night_gen.get_state()
         saved = (self._chi2, self._val_confusion)
         try:
             samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
             labels = torch.full((len(samples),), action, dtype=torch.int64)
-            self.learner.train_above(samples, labels, self.layer, self._night_gen)
+            self._train_replay(samples, labels)
             self._evaluate_validation()
             return saved[0] - self._chi2
         finally:
             self.learner.restore_above(self.layer, snapshot)
             self._night_gen.set_state(generator_state)
             self._chi2, self._val_confusion = saved
+
+    def action_masks(self) -> np.ndarray:
+        """The valid actions now: True for each class the scenario has shown (sb3-contrib's name).
+
+        Raises:
+            gymnasium.error.ResetNeeded: Before the first :meth:`reset`.
+        """
+        self._check_reset()
+        return self.scenario.action_mask(self.day)
 
     @property
     def night_generator(self) -> torch.Generator:
@@ -294,7 +326,11 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "config": config_to_dict(self.config),
             "np_random": rng_state(self.np_random),
             "np_random_seed": self._np_random_seed,
-            "generators": {"day": self._day_gen.get_state(), "night": self._night_gen.get_state()},
+            "generators": {
+                "day": self._day_gen.get_state(),
+                "night": self._night_gen.get_state(),
+                "sampler": self._sampler_gen.get_state(),
+            },
             "learner": self.learner.state_dict(),
             "sampler": self.sampler.state_dict(),
             "day": self.day,
@@ -335,14 +371,20 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         self._day_gen, self._night_gen = torch.Generator(), torch.Generator()
         self._day_gen.set_state(generators["day"])
         self._night_gen.set_state(generators["night"])
+        self._sampler_gen = torch.Generator()
+        if "sampler" in generators:  # states saved before the sampler had its own generator
+            self._sampler_gen.set_state(generators["sampler"])
         self.learner = Learner(
             self.config.learner, self.n_classes, self._base_state, torch.Generator()
         )
         self.learner.load_state_dict(state["learner"])
         device = self.learner.device
-        self.sampler = make_sampler(self.config.sampler, self.layer)
+        self.sampler = self.scenario.make_sampler(self.layer)
+        self.sampler.bind(self.learner, self.layer)
         self.sampler.load_state_dict(state["sampler"], device)
         self.day = int(state["day"])
+        self.night_length = self.scenario.night_length(self.day)
+        self._set_eval_labels()
         self.night_step = int(state["night_step"])
         self._done = bool(state["done"])
         self._chi2 = float(state["chi2"])
@@ -383,20 +425,23 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """
         if self.learner is None or self.day_views is None:
             raise gym.error.ResetNeeded("call reset() before day_activations()")
-        data = self.data
+        images, labels = self._day_images(min(self.day, self.config.n_real_days))
         if self.config.sampler.fit_on == "augmented":
-            return self.learner.view_activations(
-                data.train_images, data.train_labels, self.day_views, layer
-            )
-        return self.learner.activations(data.train_images, layer), data.train_labels
+            return self.learner.view_activations(images, labels, self.day_views, layer)
+        return self.learner.activations(images, layer), labels
 
     # -- internals ------------------------------------------------------------------------
+
+    def _train_replay(self, samples: torch.Tensor, labels: torch.Tensor) -> float:
+        """One optimiser step on a replay batch, with the sampler's soft targets if it has any."""
+        targets = self.sampler.replay_targets(samples, labels)
+        return self.learner.train_above(samples, labels, self.layer, self._night_gen, targets)
 
     def _replay(
         self, samples: torch.Tensor, labels: torch.Tensor
     ) -> tuple[np.ndarray, float, bool, bool, dict]:
         chi2_before = self._chi2
-        self.learner.train_above(samples, labels, self.layer, self._night_gen)
+        self._train_replay(samples, labels)
         self._evaluate_validation()
         reward = chi2_before - self._chi2
         self._night_counts += np.bincount(labels.cpu().numpy(), minlength=self.n_classes)
@@ -411,22 +456,24 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """Train the next day, refit the sampler, cache the night's inputs; the day's summary."""
         self.day += 1
         chi2_before = self._chi2
-        data = self.data
         real = self.day <= self.config.n_real_days
         if real:
-            views = self.learner.draw_views(len(data.train_images), self._day_gen)
-            loss = self.learner.train_day(
-                data.train_images, data.train_labels, self._day_gen, views
-            )
+            self.sampler.before_day()
+            images, labels = self._day_images(self.day)
+            views = self.learner.draw_views(len(images), self._day_gen)
+            loss = self.learner.train_day(images, labels, self._day_gen, views)
             self.day_views = views
             train_acts, train_labels = self.day_activations(self.layer)
             self._fit_sampler(train_acts, train_labels, loss)
             del train_acts
         else:
             loss = self._replay_day()
-        # The part below the replay layer is frozen until the next real day: cache its output.
-        self._val_acts = self.learner.activations(data.val_images, self.layer)
-        self._test_acts = self.learner.activations(data.test_images, self.layer)
+        # The part below the replay layer is frozen until the next real day: cache its output
+        # for the images of the classes the scenario has shown.
+        self.night_length = self.scenario.night_length(self.day)
+        val_images, test_images = self._set_eval_labels()
+        self._val_acts = self.learner.activations(val_images, self.layer)
+        self._test_acts = self.learner.activations(test_images, self.layer)
         self._evaluate_validation()
         self.night_step = 0
         self._night_counts = np.zeros(self.n_classes, dtype=np.int64)
@@ -447,7 +494,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     def _fit_sampler(self, activations: torch.Tensor, labels: torch.Tensor, loss: float) -> None:
         """Fit the sampler to the day's activations; a diverged learner is an error, not NaN."""
         try:
-            self.sampler.fit(activations, labels, self.n_classes)
+            self.sampler.fit(activations, labels, self.n_classes, self._sampler_gen)
         except LearnerDivergedError as err:
             names = [self.data.class_names[c] for c in err.classes]
             raise LearnerDivergedError(
@@ -461,12 +508,10 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         """A day without real images: one full night's worth of generated replay (continuous)."""
         samples, labels = self.night_samples()
         batch = self.config.learner.batch_size
-        losses = [
-            self.learner.train_above(
-                samples[i : i + batch], labels[i : i + batch], self.layer, self._night_gen
-            )
-            for i in range(0, len(labels), batch)
-        ]
+        losses = []
+        for i in range(0, len(labels), batch):
+            x, y = samples[i : i + batch], labels[i : i + batch]
+            losses.append(self._train_replay(self.sampler.finish_batch(x, y), y))
         return float(np.mean(losses))
 
     def _finish_night(self, info: dict[str, Any]) -> bool:
@@ -481,6 +526,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "val_accuracy": overall_accuracy(self._val_confusion),
             "test_accuracy": overall_accuracy(test),
             "test_class_accuracy": class_accuracy(test),
+            **self.scenario.night_summary(self.day, test),
         }
         info["night_end"] = night
         if self.day >= self.config.days:
@@ -494,13 +540,34 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
     def _evaluate_validation(self) -> None:
         predictions = self.learner.predict_from(self._val_acts, self.layer)
         self._val_confusion = confusion_matrix(
-            self.data.val_labels.numpy(), predictions, self.n_classes
+            self._val_labels.numpy(), predictions, self.n_classes
         )
         self._chi2 = chi_square(self._val_confusion)
 
     def _test_confusion(self) -> np.ndarray:
         predictions = self.learner.predict_from(self._test_acts, self.layer)
-        return confusion_matrix(self.data.test_labels.numpy(), predictions, self.n_classes)
+        return confusion_matrix(self._test_labels.numpy(), predictions, self.n_classes)
+
+    def _day_images(self, day: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training images and labels of the classes day ``day`` trains on."""
+        return self._of_classes("train", self.scenario.train_classes(day))
+
+    def _set_eval_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keep the validation and test labels of the classes seen by now; their images."""
+        seen = self.scenario.seen_classes(self.day)
+        val_images, self._val_labels = self._of_classes("val", seen)
+        test_images, self._test_labels = self._of_classes("test", seen)
+        return val_images, test_images
+
+    def _of_classes(
+        self, split: str, classes: tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(images, labels)`` of ``split``, only of ``classes`` (all: the tensors as loaded)."""
+        images, labels = self.data.split(split)
+        if len(classes) == self.n_classes:
+            return images, labels
+        index = torch.isin(labels, torch.tensor(classes, dtype=labels.dtype)).nonzero().flatten()
+        return images[index], labels[index]
 
     def _observation(self) -> np.ndarray:
         accuracy = class_accuracy(self._val_confusion)
@@ -517,6 +584,7 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
             "class_accuracy": class_accuracy(self._val_confusion),
             "day": self.day,
             "night_step": self.night_step,
+            "action_mask": self.scenario.action_mask(self.day),
         }
 
     def _check_action(self, action: int | np.integer) -> int:
@@ -527,6 +595,18 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
         if not 0 <= action < self.n_classes:
             raise ValueError(f"action {action} is not a class index in 0..{self.n_classes - 1}")
         return int(action)
+
+    def _check_seen(self, classes: list[int]) -> None:
+        """Refuse classes the scenario has not shown yet (unseen: no generator, not tested)."""
+        mask = self.scenario.action_mask(self.day)
+        unseen = [c for c in classes if not mask[c]]
+        if unseen:
+            names = ", ".join(f"{c} ({self.data.class_names[c]})" for c in unseen)
+            raise ValueError(
+                f"class {names} has not been seen yet on day {self.day} of the "
+                f"{self.scenario.name} scenario; valid actions are "
+                f"{np.flatnonzero(mask).tolist()} (info['action_mask'], env.action_masks())"
+            )
 
     def _check_reset(self) -> None:
         if self.learner is None:

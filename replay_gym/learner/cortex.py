@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,9 +21,14 @@ from torch.nn import functional as F
 from replay_gym.config import LearnerConfig
 from replay_gym.devices import check_device
 from replay_gym.learner.augment import AffineParams, affine_params, apply_affine
+from replay_gym.learner.compiled import CompiledForward
 from replay_gym.learner.vgg import VGG16, init_features, init_head
 from replay_gym.learner.weights import check_base_state
 from replay_gym.metrics import confusion_matrix
+from replay_gym.statefile import load_optimizer_state, optimizer_state
+
+if TYPE_CHECKING:
+    from replay_gym.samplers.base import ReplayTargets
 
 EVAL_BATCH = 256
 """Images or activations per forward pass when evaluating (memory, not results)."""
@@ -85,6 +90,11 @@ class NightSnapshot:
 class Learner:
     """A VGG-16 and its optimiser.
 
+    With ``config.compile`` the night's predictions above the replay layer run through
+    ``torch.compile`` (:mod:`replay_gym.learner.compiled`); ``model`` itself is never wrapped,
+    so :meth:`state_dict` is the same either way. With ``config.adam_fused`` Adam runs as
+    torch's fused kernel.
+
     Args:
         config: architecture, optimiser and augmentation settings.
         n_classes: size of the new head.
@@ -119,8 +129,14 @@ class Learner:
         init_head(self.model, generator)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.lr, betas=config.betas, eps=config.adam_eps
+            self.model.parameters(),
+            lr=config.lr,
+            betas=config.betas,
+            eps=config.adam_eps,
+            fused=True if config.adam_fused else None,  # None: torch's default, the loop
         )
+        self._compiled: dict[int, CompiledForward] = {}
+        """Compiled inference above each replay layer used so far (with ``config.compile``)."""
 
     # -- training -------------------------------------------------------------------------
 
@@ -182,17 +198,24 @@ class Learner:
         labels: torch.Tensor,
         layer: int,
         generator: torch.Generator,
+        targets: ReplayTargets | None = None,
     ) -> float:
-        """One optimiser step of the truncated network on a batch of replayed activations."""
+        """One optimiser step of the truncated network on a batch of replayed activations.
+
+        With ``targets`` (a sampler's :meth:`~replay_gym.samplers.Sampler.replay_targets`), the
+        rows it marks soft learn its probabilities (:func:`replay_loss`), the others their label.
+        """
         above = self.model.above(layer)
         above.train()
         with _seeded_torch(generator, self.device):
             logits = above(activations.to(self.device))
-            return self._step(logits, labels.to(self.device))
+            return self._step(logits, labels.to(self.device), targets)
 
-    def _step(self, logits: torch.Tensor, labels: torch.Tensor) -> float:
+    def _step(
+        self, logits: torch.Tensor, labels: torch.Tensor, targets: ReplayTargets | None = None
+    ) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(logits, labels)
+        loss = replay_loss(logits, labels, targets)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
@@ -233,17 +256,39 @@ class Learner:
 
     @torch.no_grad()
     def predict_from(self, activations: torch.Tensor, layer: int) -> np.ndarray:
-        """Predicted classes from activations at ``layer`` (exact while the base is unchanged)."""
-        above = self.model.above(layer)
-        above.eval()
-        parts = [above(chunk).argmax(1).cpu() for chunk in activations.split(EVAL_BATCH)]
+        """Predicted classes from activations at ``layer`` (exact while the base is unchanged).
+
+        Compiled with ``config.compile``; the logits then equal the eager ones within float
+        rounding, and so do the predictions unless two logits tie within it.
+        """
+        forward = self.forward_above(layer)
+        parts = [forward(chunk).argmax(1).cpu() for chunk in activations.split(EVAL_BATCH)]
         return torch.cat(parts).numpy()
+
+    def forward_above(self, layer: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The network above ``layer`` for inference: logits from activations, in eval mode.
+
+        With ``config.compile`` a :class:`~replay_gym.learner.compiled.CompiledForward`, kept
+        per layer (it compiles on first use of each batch shape); otherwise the eager modules.
+        Call it under ``torch.no_grad()``.
+        """
+        if not self.config.compile:
+            above = self.model.above(layer)
+            above.eval()
+            return above
+        if layer not in self._compiled:
+            self._compiled[layer] = CompiledForward(self.model.above(layer))
+        return self._compiled[layer]
 
     def confusion(self, images: torch.Tensor, labels: torch.Tensor, n_classes: int) -> np.ndarray:
         """Confusion matrix of the whole network on ``images``."""
         return confusion_matrix(labels.numpy(), self.predict(images), n_classes)
 
     # -- saving ---------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the compiled forwards (they compile again on first use)."""
+        return {**self.__dict__, "_compiled": {}}
 
     def state_dict(self) -> dict[str, Any]:
         """Weights and optimiser state (Adam's moments and step counts), as a state tree.
@@ -253,17 +298,9 @@ class Learner:
             "param_groups": [...]}}``: tensors (copies) and JSON values only, as
             :func:`replay_gym.statefile.save_tree` stores them.
         """
-        optimizer = self.optimizer.state_dict()
         return {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optimizer": {
-                "state": {
-                    str(index): {k: v.clone() if isinstance(v, torch.Tensor) else v
-                                 for k, v in state.items()}
-                    for index, state in optimizer["state"].items()
-                },
-                "param_groups": [dict(group) for group in optimizer["param_groups"]],
-            },
+            "optimizer": optimizer_state(self.optimizer),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -276,18 +313,7 @@ class Learner:
             self.model.load_state_dict(state["model"], strict=True)
         except RuntimeError as error:
             raise ValueError(f"saved learner weights do not fit this network: {error}") from error
-        optimizer = state["optimizer"]
-        groups = []
-        for group in optimizer["param_groups"]:
-            group = dict(group)
-            group["betas"] = tuple(group["betas"])
-            groups.append(group)
-        self.optimizer.load_state_dict(
-            {
-                "state": {int(index): dict(s) for index, s in optimizer["state"].items()},
-                "param_groups": groups,
-            }
-        )
+        load_optimizer_state(self.optimizer, state["optimizer"])
 
     # -- probing --------------------------------------------------------------------------
 
@@ -316,6 +342,33 @@ class Learner:
                     self.optimizer.state.pop(param, None)
 
 
+def replay_loss(
+    logits: torch.Tensor, labels: torch.Tensor, targets: ReplayTargets | None = None
+) -> torch.Tensor:
+    """Mean loss of a batch: cross-entropy with ``labels``, or distillation where ``targets`` say.
+
+    A soft row ``i`` costs ``T**2 * sum_c -probs[i, c] * log_softmax(logits[i] / T)[c]``, with
+    ``T = targets.temperature`` (Hinton et al. 2015; van de Ven et al.'s ``loss_fn_kd``); the
+    ``T**2`` keeps its gradients on the scale of a hard label's. Other rows cost
+    ``cross_entropy(logits[i], labels[i])``.
+
+    Raises:
+        ValueError: If the targets' shapes do not match the batch.
+    """
+    if targets is None:
+        return F.cross_entropy(logits, labels)
+    if targets.probs.shape != logits.shape or targets.soft.shape != labels.shape:
+        raise ValueError(
+            f"replay targets are {tuple(targets.probs.shape)} with mask "
+            f"{tuple(targets.soft.shape)}, but the batch's logits are {tuple(logits.shape)}"
+        )
+    t = targets.temperature
+    probs = targets.probs.to(logits.device, logits.dtype)
+    soft = -(probs * F.log_softmax(logits / t, dim=1)).sum(dim=1) * t * t
+    hard = F.cross_entropy(logits, labels, reduction="none")
+    return torch.where(targets.soft.to(logits.device), soft, hard).mean()
+
+
 @contextlib.contextmanager
 def _seeded_torch(generator: torch.Generator, device: torch.device) -> Iterator[None]:
     """Run with torch's global RNG (used by dropout) seeded from ``generator``, then restore it.
@@ -328,4 +381,3 @@ def _seeded_torch(generator: torch.Generator, device: torch.device) -> Iterator[
     with torch.random.fork_rng(devices=devices, device_type=device.type):
         torch.manual_seed(seed)
         yield
-

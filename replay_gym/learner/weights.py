@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
@@ -18,10 +19,52 @@ import torch
 
 from replay_gym.config import VGG16_WIDTHS, LearnerConfig
 
-EMBEDDED_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "vgg16_small_base.pt"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+"""The package's data folder, where the shipped conv bases live."""
+
+
+@dataclass(frozen=True)
+class ShippedBase:
+    """A small conv base shipped in the package, made by ``python -m replay_gym pretrain``."""
+
+    file: str
+    """File name in :data:`ASSETS`; a ``.json`` beside it says how it was made."""
+    sha256: str
+    """The SHA-256 the file must have; it is checked before the file is read."""
+    about: str
+    """What it is, for messages (``of the embedded default``)."""
+
+    @property
+    def path(self) -> Path:
+        """Where the file is."""
+        return ASSETS / self.file
+
+    @property
+    def meta_path(self) -> Path:
+        """The ``.json`` beside it: the settings that made it, its accuracy and size."""
+        return self.path.with_suffix(".json")
+
+
+SHIPPED_BASES: dict[str, ShippedBase] = {
+    "embedded": ShippedBase(
+        "vgg16_small_base.pt",
+        "4fbaaa73b1ca2b32d184d9c45a83260cd0ecda9f98ee0385fdd3f39678dd8640",
+        "of the embedded default",
+    ),
+    "embedded-fashion-mnist": ShippedBase(
+        "vgg16_fmnist_base.pt",
+        "f6e540cfcdc8407b1f24717b66d17a337c4a92fd4423d715cde63c5aab07459d",
+        "of the fashion-mnist preset",
+    ),
+}
+"""``learner.weights`` name -> the shipped base it loads. Regenerating one (``python -m
+replay_gym pretrain --base NAME --out PATH --overwrite``) prints the new SHA-256, which goes
+here."""
+
+EMBEDDED_WEIGHTS = SHIPPED_BASES["embedded"].path
 """The small base pretrained by ``python -m replay_gym pretrain`` on base categories."""
 
-EMBEDDED_META = EMBEDDED_WEIGHTS.with_suffix(".json")
+EMBEDDED_META = SHIPPED_BASES["embedded"].meta_path
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -42,8 +85,8 @@ def load_base_state(config: LearnerConfig) -> dict[str, torch.Tensor] | None:
         return None
     if spec == "imagenet":
         state = _imagenet_state()
-    elif spec == "embedded":
-        state = _embedded_state(config)
+    elif spec in SHIPPED_BASES:
+        state = shipped_state(spec, config)
     else:
         path = Path(spec).expanduser()
         if not path.is_file():
@@ -136,37 +179,83 @@ def hub_state(url: str) -> dict[str, torch.Tensor]:
             raise WeightsUnavailableError(f"cannot download {url}") from error
         except RuntimeError as error:  # torch hub's hash check failed; it kept nothing
             raise ValueError(f"{url} was downloaded but refused: {error}") from error
-    with open(cached, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    if not digest.startswith(prefix):
-        raise ValueError(
-            f"refused {cached}: its SHA-256 begins {digest[: len(prefix)]}, but its name says "
-            f"{prefix}, so it is not the file {url} serves (damaged or replaced). It was not "
-            "read. Delete it to download it again, or pass learner.weights=FILE."
-        )
+    check_sha256(
+        cached, prefix, claim="its name says", what=f"the file {url} serves",
+        remedy="Delete it to download it again, or pass learner.weights=FILE.",
+    )  # fmt: skip
     return _read_state_file(cached)
 
 
-def _embedded_state(config: LearnerConfig) -> dict[str, torch.Tensor]:
-    if not EMBEDDED_WEIGHTS.is_file():
-        raise WeightsUnavailableError(
-            f"the embedded small base {EMBEDDED_WEIGHTS} is missing; regenerate it with "
-            f"`python -m replay_gym pretrain --out {EMBEDDED_WEIGHTS} --overwrite`"
-        )
-    meta = embedded_metadata()
-    if tuple(meta["widths"]) != tuple(config.widths):
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, in hex."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def check_sha256(path: Path, expected: str, *, claim: str, what: str, remedy: str) -> None:
+    """Refuse ``path`` unless its SHA-256 starts with ``expected`` (a prefix or the whole hash).
+
+    Called before a weights file is opened, so a damaged or replaced file is never read.
+
+    Args:
+        path: The file to check.
+        expected: Hex digits the SHA-256 must start with.
+        claim: Who says ``expected``, for the message (``its name says``).
+        what: What the file should be (``the file URL serves``).
+        remedy: What to do about a mismatch.
+
+    Raises:
+        ValueError: ``refused PATH: its SHA-256 begins ...``, naming both hashes.
+    """
+    digest = file_sha256(path)
+    if not digest.startswith(expected.lower()):
         raise ValueError(
-            f"learner.weights='embedded' was pretrained with widths {tuple(meta['widths'])}, "
-            f"but learner.widths is {tuple(config.widths)}; pretrain a base for these widths "
-            "with `python -m replay_gym pretrain --widths ... --out FILE` and pass "
+            f"refused {path}: its SHA-256 begins {digest[: len(expected)]}, but {claim} "
+            f"{expected}, so it is not {what} (damaged or replaced). It was not read. {remedy}"
+        )
+
+
+def shipped_state(name: str, config: LearnerConfig) -> dict[str, torch.Tensor]:
+    """The shipped base ``name`` (a key of :data:`SHIPPED_BASES`), its SHA-256 checked first.
+
+    Raises:
+        WeightsUnavailableError: the file is missing.
+        ValueError: its SHA-256 is not the recorded one (the file is not read), or it was
+            pretrained for other widths than ``config``'s.
+    """
+    base = SHIPPED_BASES[name]
+    if not base.path.is_file():
+        raise WeightsUnavailableError(
+            f"the shipped base {name!r} {base.path} is missing; regenerate it with "
+            f"`python -m replay_gym pretrain --base {name} --out {base.path} --overwrite`"
+        )
+    check_sha256(
+        base.path, base.sha256, claim=f"SHIPPED_BASES[{name!r}] in {__name__} says",
+        what=f"the shipped base {base.about}",
+        remedy=(
+            "Reinstall replay-gym, or regenerate the file with `python -m replay_gym pretrain "
+            f"--base {name} --out {base.path} --overwrite` and record the SHA-256 it prints."
+        ),
+    )  # fmt: skip
+    made = tuple(shipped_metadata(name)["widths"])
+    if made != tuple(config.widths):
+        raise ValueError(
+            f"learner.weights={name!r} was pretrained with widths {made}, but learner.widths "
+            f"is {tuple(config.widths)}; pretrain a base for these widths with `python -m "
+            f"replay_gym pretrain --base {name} --widths ... --out FILE` and pass "
             "learner.weights=FILE, or use learner.weights='none'"
         )
-    return _read_state_file(EMBEDDED_WEIGHTS)
+    return _read_state_file(base.path)
+
+
+def shipped_metadata(name: str) -> dict:
+    """How the shipped base ``name`` was made (settings, data, epochs, accuracy)."""
+    return json.loads(SHIPPED_BASES[name].meta_path.read_text())
 
 
 def embedded_metadata() -> dict:
     """How the embedded base was made (widths, input size, data, epochs, accuracy)."""
-    return json.loads(EMBEDDED_META.read_text())
+    return shipped_metadata("embedded")
 
 
 def _read_state_file(path: Path) -> dict[str, torch.Tensor]:

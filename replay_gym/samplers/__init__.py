@@ -1,6 +1,8 @@
 """Night-time replay generators, fitted per class on one max-pool layer's activations (METHOD §3).
 
-``make_sampler(config, layer)`` builds the sampler named by ``SamplerConfig.kind``. Plug in your
+``make_sampler(config, layer)`` builds the sampler named by ``SamplerConfig.kind``: the paper's
+``gaussian`` and ``veridical``, and the seed papers' ``cvae`` (brain-inspired replay),
+``cvae-repulsion`` (with feature exaggeration) and ``recall`` (automatic recall). Plug in your
 own with ``register_sampler("name", factory)``, where ``factory(config, layer)`` returns a
 :class:`Sampler`; then ``SamplerConfig(kind="name")`` selects it.
 """
@@ -10,19 +12,29 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from replay_gym.config import N_BLOCKS, SamplerConfig
-from replay_gym.samplers.base import LearnerDivergedError, Sampler
+from replay_gym.samplers.base import LearnerDivergedError, ReplayTargets, Sampler
+from replay_gym.samplers.continual import ContinualSampler, frozen_copy, state_bytes
+from replay_gym.samplers.cvae import ClassConditionalVAE, CVAESampler
 from replay_gym.samplers.gaussian import GaussianSampler, downsample, upsample
+from replay_gym.samplers.recall import RecallSampler
 from replay_gym.samplers.veridical import VeridicalSampler
 
 __all__ = [
+    "CVAESampler",
+    "ClassConditionalVAE",
+    "ContinualSampler",
     "GaussianSampler",
     "LearnerDivergedError",
+    "RecallSampler",
+    "ReplayTargets",
     "Sampler",
     "SamplerFactory",
     "VeridicalSampler",
     "downsample",
+    "frozen_copy",
     "make_sampler",
     "register_sampler",
+    "state_bytes",
     "upsample",
 ]
 
@@ -80,3 +92,13 @@ def make_sampler(config: SamplerConfig, layer: int) -> Sampler:
 
 register_sampler("gaussian", lambda config, layer: GaussianSampler(config.downsample[layer - 1]))
 register_sampler("veridical", lambda config, layer: VeridicalSampler())
+register_sampler(
+    "cvae", lambda config, layer: CVAESampler(config.cvae, layer, config.downsample[layer - 1])
+)
+register_sampler(
+    "cvae-repulsion",
+    lambda config, layer: CVAESampler(
+        config.cvae, layer, config.downsample[layer - 1], repulsion=True
+    ),
+)
+register_sampler("recall", lambda config, layer: RecallSampler(config.recall, layer))

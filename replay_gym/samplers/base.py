@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import operator
 from abc import ABC, abstractmethod
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-__all__ = ["LearnerDivergedError", "Sampler"]
+if TYPE_CHECKING:
+    from replay_gym.learner.cortex import Learner
+
+__all__ = ["LearnerDivergedError", "ReplayTargets", "Sampler"]
 
 _FINITE_CHUNK = 256
 """Activations checked for NaN/infinity at once (bounds the boolean scratch tensor)."""
@@ -26,6 +30,24 @@ class LearnerDivergedError(ValueError):
         self.classes = classes
 
 
+@dataclass(frozen=True)
+class ReplayTargets:
+    """What the classifier learns from a replay batch instead of its hard labels (distillation).
+
+    For row ``i`` with ``soft[i]`` true the loss is ``temperature**2`` times the cross-entropy
+    between ``probs[i]`` and the softmax of the logits divided by ``temperature`` (Hinton et
+    al.'s soft targets); a row with ``soft[i]`` false keeps the plain cross-entropy with its
+    label. See :meth:`replay_gym.learner.cortex.Learner.train_above`.
+    """
+
+    probs: torch.Tensor
+    """Target probabilities [n, n_classes], already softened at ``temperature``."""
+    soft: torch.Tensor
+    """Boolean [n]: which rows learn ``probs`` (the others learn their hard label)."""
+    temperature: float
+    """Distillation temperature (> 0)."""
+
+
 class Sampler(ABC):
     """Fitted on one day's activations; draws replay activations per class.
 
@@ -35,13 +57,29 @@ class Sampler(ABC):
     :meth:`sample_night` when a night is not simply ``samples_per_class`` draws of each class.
     To be saved in checkpoints (:meth:`state_dict`), a subclass also implements
     :meth:`_state_dict` and :meth:`_load_state_dict`.
+
+    Optional hooks, no-ops here, for samplers that need more than the day's activations (the
+    environment calls them; a sampler used alone calls them itself):
+
+    - :meth:`bind` gives the sampler the learner and the replay layer;
+    - :meth:`before_day` is called before each day of real images is trained;
+    - :meth:`replay_targets` may replace a replay batch's hard labels by soft targets;
+    - :meth:`finish_batch` may turn a batch of :meth:`sample_night`'s output into what is
+      trained, at the moment it is replayed;
+    - a fit that draws random numbers takes them from :attr:`fit_generator`, the generator
+      passed to :meth:`fit` (the Gaussian and veridical samplers draw none).
     """
+
+    remembers_classes: bool = False
+    """Whether the sampler keeps classes from earlier fits (a generator updated each day). Such
+    a sampler may be fitted to a day that holds only some of the classes."""
 
     def __init__(self) -> None:
         self._n_classes: int | None = None
         self._shape: tuple[int, int, int] | None = None
         self._device: torch.device | None = None
         self._dtype: torch.dtype | None = None
+        self._fit_generator: torch.Generator | None = None
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -56,14 +94,64 @@ class Sampler(ABC):
     def _sample(self, label: int, n: int, generator: torch.Generator) -> torch.Tensor:
         """Draw ``n >= 1`` activations [n, C, H, W] of valid class ``label``."""
 
+    # ----------------------------------------------------------------- optional hooks
+    def bind(self, learner: Learner, layer: int) -> None:  # noqa: B027 - optional hook
+        """Give the sampler the learner whose network it replays into, at max-pool ``layer``.
+
+        Called by the environment whenever it builds or restores its learner. No-op here.
+        """
+
+    def before_day(self) -> None:  # noqa: B027 - optional hook
+        """Called before each day of real images is trained (e.g. to copy the network). No-op."""
+
+    def replay_targets(
+        self, samples: torch.Tensor, labels: torch.Tensor
+    ) -> ReplayTargets | None:
+        """Soft targets for a replay batch drawn from this sampler, or None for its hard labels.
+
+        None here: the classifier learns the batch's labels.
+        """
+        return None
+
+    def finish_batch(self, samples: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """A batch of :meth:`sample_night`'s output, made ready to be trained; itself here.
+
+        A sampler whose samples depend on the network at the moment they are replayed
+        (automatic recall) returns starting points from :meth:`sample_night` and finishes each
+        batch here, when it is replayed (the environment calls this in ``replay_batch``).
+        """
+        return samples
+
+    @property
+    def fit_generator(self) -> torch.Generator:
+        """The generator passed to the running :meth:`fit`, for a fit that draws random numbers.
+
+        Raises:
+            ValueError: If :meth:`fit` was called without one.
+        """
+        if self._fit_generator is None:
+            raise ValueError(
+                f"{type(self).__name__}.fit draws random numbers: pass generator=torch.Generator()"
+            )
+        return self._fit_generator
+
     # ----------------------------------------------------------------- public API
-    def fit(self, activations: torch.Tensor, labels: torch.Tensor, n_classes: int) -> None:
+    def fit(
+        self,
+        activations: torch.Tensor,
+        labels: torch.Tensor,
+        n_classes: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
         """Fit the per-class generators to one day's activations, replacing any earlier fit.
 
         Args:
             activations: Float tensor [N, C, H, W] at the replay layer.
             labels: Integer class of each activation, shape [N], values in [0, n_classes).
-            n_classes: Number of classes; every class must occur.
+            n_classes: Number of classes; every class must occur (unless the sampler
+                :attr:`remembers_classes`).
+            generator: Source of the fit's random numbers, for samplers whose fit draws any
+                (see :attr:`fit_generator`); ignored by the others.
 
         Raises:
             ValueError: If a shape, dtype or label is wrong or a class has no activations.
@@ -90,14 +178,20 @@ class Sampler(ABC):
         if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
             bad = labels[(labels < 0) | (labels >= n_classes)][0].item()
             raise ValueError(f"label {bad} is outside [0, n_classes={n_classes})")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         counts = torch.bincount(labels, minlength=n_classes)
         missing = (counts == 0).nonzero().flatten().tolist()
-        if missing:
+        if missing and not (self.remembers_classes and len(missing) < n_classes):
             raise ValueError(f"class {missing[0]} has no activations (classes without any: "
                              f"{missing})")
         _check_finite(activations, labels)
         self._n_classes = None  # stays unfitted if _fit raises
-        self._fit(activations, labels, n_classes)
+        self._fit_generator = generator
+        try:
+            self._fit(activations, labels, n_classes)
+        finally:
+            self._fit_generator = None
         self._n_classes = n_classes
         channels, height, width = activations.shape[1:]
         self._shape = (channels, height, width)

@@ -70,7 +70,8 @@ class RoundRobin(FixedSchedule):
     """``round-robin``: one class per step in turn, the like-for-like uniform baseline.
 
     The turn continues across nights, so over a course no class is favoured even when the
-    night length is not a multiple of the number of classes.
+    night length is not a multiple of the number of classes. Classes not valid yet
+    (``env.action_masks()``, a class-incremental course) are skipped.
     """
 
     condition = "round-robin"
@@ -81,9 +82,11 @@ class RoundRobin(FixedSchedule):
         return self.env.reset(**kwargs)
 
     def step(self, action: Any = None) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Replay the class whose turn it is (reported as ``info["action"]``)."""
-        choice = self._turn
-        self._turn = (self._turn + 1) % self.replay_env.n_classes
+        """Replay the valid class whose turn it is (reported as ``info["action"]``)."""
+        valid = self.replay_env.action_masks()
+        n = self.replay_env.n_classes
+        choice = next(c % n for c in range(self._turn, self._turn + n) if valid[c % n])
+        self._turn = (choice + 1) % n
         obs, reward, terminated, truncated, info = self.env.step(choice)
         info["action"] = choice
         return obs, reward, terminated, truncated, info

@@ -93,8 +93,9 @@ def test_hub_weights_matching_their_name_load(monkeypatch, tmp_path):
     assert torch.equal(load_base_state(IMAGENET)["features.0.weight"], state["features.0.weight"])
 
 
-def test_a_file_planted_in_the_hub_cache_is_refused_unread(monkeypatch, tmp_path, marker,
-                                                           evil_torch_file):
+def test_a_file_planted_in_the_hub_cache_is_refused_unread(
+    monkeypatch, tmp_path, marker, evil_torch_file
+):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     planted = tmp_path / "hub" / "checkpoints" / "vgg16-397923af.pth"
     planted.parent.mkdir(parents=True)
@@ -143,3 +144,74 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+# -- the shipped bases: their SHA-256 is checked before they are read -------------------------
+
+
+@pytest.mark.parametrize("name", sorted(weights.SHIPPED_BASES))
+def test_each_shipped_base_loads_offline_with_its_recorded_hash(name):
+    base = weights.SHIPPED_BASES[name]
+    assert weights.file_sha256(base.path) == base.sha256
+    meta = weights.shipped_metadata(name)
+    if "sha256" in meta:  # bases made since the hash was recorded say it beside them too
+        assert meta["sha256"] == base.sha256 and meta["bytes"] == base.path.stat().st_size
+    config = LearnerConfig(weights=name, widths=tuple(meta["widths"]))
+    state = load_base_state(config)
+    assert state and all(k.startswith("features.") for k in state)
+    learner = Learner(config, 5, state, torch.Generator().manual_seed(0))
+    assert torch.equal(learner.model.features[0].weight, state["features.0.weight"])
+
+
+def _shipped_copy(monkeypatch, tmp_path, name: str, content: bytes):
+    """Point SHIPPED_BASES[name] at a copy in ``tmp_path`` holding ``content``."""
+    base = weights.SHIPPED_BASES[name]
+    (tmp_path / base.meta_path.name).write_bytes(base.meta_path.read_bytes())
+    (tmp_path / base.file).write_bytes(content)
+    monkeypatch.setattr(weights, "ASSETS", tmp_path)
+    return tmp_path / base.file
+
+
+def test_a_tampered_shipped_base_is_refused(monkeypatch, tmp_path):
+    name = "embedded-fashion-mnist"
+    content = bytearray(weights.SHIPPED_BASES[name].path.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    path = _shipped_copy(monkeypatch, tmp_path, name, bytes(content))
+    with pytest.raises(
+        ValueError,
+        match=rf"refused {path}: its SHA-256 begins [0-9a-f]{{64}}, "
+        r"but SHIPPED_BASES\['embedded-fashion-mnist'\]",
+    ):
+        load_base_state(LearnerConfig(weights=name))
+
+
+def test_a_pickle_put_in_place_of_a_shipped_base_is_refused_unread(
+    monkeypatch, tmp_path, marker, evil_torch_file
+):
+    _shipped_copy(monkeypatch, tmp_path, "embedded", evil_torch_file)
+    with pytest.raises(ValueError, match="the shipped base of the embedded default .* not read"):
+        load_base_state(LearnerConfig())
+    assert not marker.exists()
+
+
+def test_a_missing_shipped_base_says_how_to_regenerate_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(weights, "ASSETS", tmp_path)
+    with pytest.raises(
+        WeightsUnavailableError, match="pretrain --base embedded-fashion-mnist --out .* --overwrite"
+    ):
+        load_base_state(LearnerConfig(weights="embedded-fashion-mnist"))
+
+
+def test_check_sha256_accepts_a_prefix_or_the_whole_hash(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc")
+    digest = hashlib.sha256(b"abc").hexdigest()
+    assert weights.file_sha256(path) == digest
+    weights.check_sha256(path, digest, claim="c", what="w", remedy="r")
+    weights.check_sha256(path, digest[:8].upper(), claim="c", what="w", remedy="r")
+    with pytest.raises(
+        ValueError,
+        match=rf"refused {path}: its SHA-256 begins {digest[:4]}, but "
+        "the list says 0000, so it is not x .* Do y.",
+    ):
+        weights.check_sha256(path, "0000", claim="the list says", what="x", remedy="Do y.")

@@ -155,3 +155,22 @@ def test_selector_missing_or_broken_file(trained, tmp_path):
     sidecar_path(broken).write_text("[1, 2]")
     with pytest.raises(ValueError, match="does not hold a JSON object"):
         SB3Selector(broken)
+
+
+@pytest.mark.parametrize("algo", sorted(ALGO_SETTINGS))
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_selector_picks_only_valid_actions(trained, algo, deterministic):
+    """A class-incremental course masks unseen classes: the policy's values there are ignored."""
+    agent = SB3Selector(trained[algo], deterministic=deterministic)
+    agent.rng = np.random.default_rng(0)
+    agent.exploration_rate = 0.5 if algo == "dqn" else agent.exploration_rate
+    mask = np.array([False, True, False, True])
+    chosen = set()
+    for obs in OBSERVATIONS:
+        for _ in range(20 if not deterministic else 1):
+            action = agent.select(obs, {"action_mask": mask})
+            chosen.add(action)
+            values = action_preferences(agent.policy, obs)
+            if deterministic:
+                assert action == 1 + 2 * int(np.argmax(values[[1, 3]]))
+    assert chosen <= {1, 3}

@@ -365,7 +365,7 @@ def test_subprocess_vector_env(tmp_path):
     path = train_sb3(args)
     meta = read_sidecar(path)
     assert meta is not None and meta["n_envs"] == 2 and meta["num_timesteps"] == 16
-    assert meta["threads"] == {"main": 1, "workers": 1}  # one torch thread per worker
+    assert meta["threads"] == {"main": 1, "workers": 1, "per_env": [1, 1]}  # one per worker
     scalars = tensorboard_scalars(tmp_path / "ppo.tb")
     assert [step for step, _ in scalars["replay/reward"]] == list(range(2, 18, 2))
     assert [step for step, _ in scalars["night/test_accuracy"]] == [8, 16]

@@ -1,0 +1,323 @@
+"""The selector leaderboard: every selector on held-out seeds, between round-robin and the oracle.
+
+Usage:
+    python benchmarks/leaderboard/leaderboard.py run                 # every row, both boards
+    python benchmarks/leaderboard/leaderboard.py run --presets default fashion-mnist
+    python benchmarks/leaderboard/leaderboard.py add --name my-selector --imports my_package.selectors
+    python benchmarks/leaderboard/leaderboard.py add-sb3 --algo ppo --timesteps 20000
+    python benchmarks/leaderboard/leaderboard.py build               # the tables only
+
+A board is one data set (a preset). Its cells are sweep cells, ``OUT/<preset>/<row>/base/
+seed_<k>``, run through :func:`replay_gym.sweep.backends.run_cell` (finished cells are skipped,
+killed ones resume), on the evaluation seeds (default 0-4, fixed before running). SB3 rows are
+trained on other seeds (``--train-seed``, default 1000: courses 1000, 1001, ...) and evaluated
+on the same held-out seeds through ``run --condition sb3``.
+
+``build`` writes ``OUT/leaderboard.md`` and ``.json``: per board and row, final and mean-over-days
+test accuracy (mean ± s.e.m.), the normalised score (selector − round-robin) / (oracle −
+round-robin) averaged over nights (mean ± s.e.m.), and a paired t-test against round-robin on
+the mean over days; then across boards, the interquartile mean of the normalised score and the
+probability of improvement over round-robin (mean-over-days accuracy), each with a stratified-
+bootstrap 95 % interval (Agarwal et al. 2021, as rliable computes them).
+
+Adding a row is one command: ``add --name NAME`` runs the cells of a registered selector
+(``--imports`` a module that registers yours with ``replay_gym.agents.register_selector``) and
+rebuilds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import tyro
+
+from replay_gym.atomic import atomic_write_text
+from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
+from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
+from replay_gym.sweep.backends import run_cell
+from replay_gym.sweep.grid import Cell
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "leaderboard"
+SELECTORS = (
+    "round-robin", "oracle", "regression", "exp3s", "ucb1", "thompson", "epsilon-greedy",
+    "weakest", "random",
+)  # fmt: skip
+"""Rows every board has; round-robin and the oracle are also the score's 0 and 1."""
+BASELINE, CEILING = "round-robin", "oracle"
+
+
+def board_dir(out: Path, preset: str) -> Path:
+    """Where one data set's cells live."""
+    return out / preset
+
+
+def run_rows(
+    out: Path, preset: str, rows: tuple[str, ...], seeds: tuple[int, ...], threads: int
+) -> list[dict]:
+    """Run (or skip, or resume) each row's cells on ``seeds``; the cells' outcomes."""
+    outcomes = []
+    for row in rows:
+        for seed in seeds:
+            cell = Cell(row, seed, preset).to_dict()
+            outcome = run_cell(cell, str(board_dir(out, preset)), threads)
+            print(f"{preset}: {outcome['status']:7} {outcome['dir']}", flush=True)
+            if outcome["status"] == "failed":
+                raise SystemExit(f"{preset} {outcome['dir']} failed:\n{outcome['error']}")
+            outcomes.append(outcome)
+    return outcomes
+
+
+def train_and_run_sb3(
+    out: Path, preset: str, algo: str, timesteps: int, train_seed: int, seeds: tuple[int, ...],
+    threads: int,
+) -> str:
+    """Train an SB3 agent on training seeds, then evaluate it on ``seeds``; the row's name."""
+    from replay_gym.agents.sb3 import TrainSB3Args, train_sb3
+    from replay_gym.runner import RunArgs, run
+
+    row = f"sb3-{algo}"
+    model = board_dir(out, preset) / "models" / f"{algo}-{timesteps}-seed{train_seed}.zip"
+    if not model.exists():
+        train_sb3(TrainSB3Args(algo=algo, preset=preset, total_timesteps=timesteps,
+                               seed=train_seed, out=model, threads=threads))  # fmt: skip
+    for seed in seeds:
+        run_dir = board_dir(out, preset) / row / "base" / f"seed_{seed}"
+        if find_runs(run_dir):
+            continue
+        run(RunArgs(condition="sb3", preset=preset, seeds=1, first_seed=seed, out=run_dir,
+                    overwrite=True, model=model, progress=False, threads=threads))  # fmt: skip
+    return row
+
+
+def find_runs(path: Path) -> list[Path]:
+    """Finished run directories under ``path`` (none when it does not exist yet)."""
+    try:
+        return find_run_dirs(path)
+    except (FileNotFoundError, ValueError):
+        return []
+
+
+def board_table(out: Path, preset: str) -> dict:
+    """Every finished row of one board with its per-seed values and tests."""
+    folder = board_dir(out, preset)
+    rows = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "models") if (
+        folder.is_dir()) else []  # fmt: skip
+    tables = {}
+    for row in rows:
+        dirs = find_runs(folder / row)
+        if dirs:
+            table = load_runs(dirs)
+            table["label"] = row
+            tables[row] = table
+    if BASELINE not in tables or CEILING not in tables:
+        return {"preset": preset, "rows": {}, "missing": [r for r in (BASELINE, CEILING)
+                                                          if r not in tables]}
+    import pandas as pd
+
+    everything = pd.concat(tables.values(), ignore_index=True)
+    base = per_seed(tables[BASELINE]).set_index("seed")
+    result = {"preset": preset, "rows": {}}
+    for row, table in tables.items():
+        values = per_seed(table).set_index("seed")
+        seeds = sorted(set(values.index) & set(base.index))
+        entry = {
+            "seeds": [int(s) for s in values.index],
+            "final": values["final"].tolist(),
+            "mean_over_days": values["mean_over_days"].tolist(),
+        }
+        if row not in (BASELINE, CEILING):
+            try:
+                score = normalised_scores(everything, row, BASELINE, CEILING)
+                entry["normalised"] = [None if np.isnan(v) else float(v) for v in score.per_seed]
+            except ValueError as error:  # seeds or days differ from the baseline's
+                entry["normalised_error"] = str(error)
+            if len(seeds) >= 2:
+                test = paired_t(values.loc[seeds, "mean_over_days"],
+                                base.loc[seeds, "mean_over_days"])  # fmt: skip
+                entry["vs_round_robin"] = {"t": test.statistic, "df": test.df[0], "p": test.p,
+                                           "text": paper_style(test)}  # fmt: skip
+        result["rows"][row] = entry
+    return result
+
+
+def aggregate(boards: list[dict], rng_seed: int = 0) -> dict:
+    """Across boards: IQM of the normalised score, P(improvement) over round-robin, with CIs."""
+    rows = sorted(set.intersection(*(set(b["rows"]) for b in boards))) if boards else []
+    out = {}
+    rng = np.random.default_rng(rng_seed)
+    for row in rows:
+        if row in (BASELINE, CEILING):
+            continue
+        scores, ours, theirs = [], [], []
+        for board in boards:
+            entry, base = board["rows"][row], board["rows"][BASELINE]
+            scores.append([v for v in entry.get("normalised", []) if v is not None])
+            ours.append(entry["mean_over_days"])
+            theirs.append(base["mean_over_days"])
+        runs = min(len(s) for s in scores + ours + theirs)
+        if runs < 2:
+            continue
+        score_matrix = np.array([s[:runs] for s in scores]).T
+        iqm = iqm_ci(score_matrix, rng)
+        poi = probability_of_improvement_ci(
+            np.array([s[:runs] for s in ours]).T, np.array([s[:runs] for s in theirs]).T, rng
+        )
+        out[row] = {"iqm_normalised": iqm.__dict__, "p_improvement": poi.__dict__, "runs": runs,
+                    "boards": len(boards)}  # fmt: skip
+    return out
+
+
+def _ms(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    mean, sem = mean_sem(np.asarray(values, dtype=float))
+    return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
+
+
+def markdown(boards: list[dict], overall: dict) -> str:
+    lines = ["# Selector leaderboard", ""]
+    for board in boards:
+        lines += [f"## {board['preset']}", ""]
+        if not board["rows"]:
+            lines += [f"Waiting for the {', '.join(board['missing'])} rows.", ""]
+            continue
+        lines += [
+            "| row | seeds | final test acc | mean test acc over days | normalised score | "
+            "vs round-robin (mean over days, paired t) |",
+            "|---|---|---|---|---|---|",
+        ]
+        ranked = sorted(board["rows"].items(), key=lambda kv: -np.mean(kv[1]["mean_over_days"]))
+        for row, entry in ranked:
+            score = {BASELINE: "0 (by definition)", CEILING: "1 (by definition)"}.get(
+                row, _ms(entry.get("normalised", [])))
+            test = entry.get("vs_round_robin", {}).get("text", "–")
+            lines.append(f"| {row} | {len(entry['seeds'])} | {_ms(entry['final'])} | "
+                         f"{_ms(entry['mean_over_days'])} | {score} | {test} |")  # fmt: skip
+        lines.append("")
+    if overall:
+        lines += ["## Across boards (stratified bootstrap, 95 % CI)", "",
+                  "| row | IQM normalised score | P(improvement over round-robin) |",
+                  "|---|---|---|"]  # fmt: skip
+        for row, entry in sorted(overall.items(), key=lambda kv: -kv[1]["iqm_normalised"][
+                "estimate"]):  # fmt: skip
+            i, p = entry["iqm_normalised"], entry["p_improvement"]
+            lines.append(f"| {row} | {i['estimate']:.3f} [{i['low']:.3f}, {i['high']:.3f}] | "
+                         f"{p['estimate']:.3f} [{p['low']:.3f}, {p['high']:.3f}] |")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def build(out: Path, presets: tuple[str, ...]) -> str:
+    """Write leaderboard.md / .json from the cells on disk; return the markdown."""
+    boards = [board_table(out, preset) for preset in presets]
+    complete = [b for b in boards if b["rows"]]
+    overall = aggregate(complete)
+    atomic_write_text(out / "leaderboard.json", json.dumps(
+        {"boards": boards, "overall": overall}, indent=1, default=float))  # fmt: skip
+    text = markdown(boards, overall)
+    atomic_write_text(out / "leaderboard.md", text)
+    return text
+
+
+@dataclass(frozen=True)
+class Run:
+    """Run every row's cells on each board, then build the tables."""
+
+    presets: tuple[str, ...] = ("default",)
+    """Boards (data sets) to run."""
+    rows: tuple[str, ...] = SELECTORS
+    """Selectors (as ``run --condition`` takes them)."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Held-out evaluation seeds, fixed before running."""
+    out: Path = OUT
+    """Leaderboard folder: OUT/<preset>/<row>/base/seed_<k>, OUT/leaderboard.md."""
+    threads: int = 1
+    """torch threads."""
+
+
+@dataclass(frozen=True)
+class Add:
+    """Add one row: run a registered selector's cells on every board, then rebuild."""
+
+    name: str
+    """The selector's registry name."""
+    imports: tuple[str, ...] = ()
+    """Modules to import first (where your selector registers itself)."""
+    presets: tuple[str, ...] = ("default",)
+    """Boards to add the row to."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Held-out evaluation seeds (the boards')."""
+    out: Path = OUT
+    """Leaderboard folder."""
+    threads: int = 1
+    """torch threads."""
+
+
+@dataclass(frozen=True)
+class AddSB3:
+    """Add an SB3 row: train on training seeds, evaluate on the held-out seeds, rebuild."""
+
+    algo: Literal["ppo", "a2c", "dqn"] = "ppo"
+    timesteps: int = 20_000
+    train_seed: int = 1000
+    """First training course (the envs use train_seed, train_seed + 1, ...); kept apart from
+    the evaluation seeds."""
+    presets: tuple[str, ...] = ("default",)
+    """Boards to add the row to."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Held-out evaluation seeds (the boards')."""
+    out: Path = OUT
+    """Leaderboard folder."""
+    threads: int = 1
+    """torch threads."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """Rebuild the tables from the cells on disk."""
+
+    presets: tuple[str, ...] = ("default",)
+    """Boards to tabulate."""
+    out: Path = OUT
+    """Leaderboard folder."""
+
+
+def main(command: Run | Add | AddSB3 | Build) -> str:
+    """Dispatch one sub-command; return the leaderboard markdown."""
+    if not isinstance(command, Build):
+        torch.set_num_threads(command.threads)
+        if isinstance(command, AddSB3) and command.train_seed in command.seeds:
+            raise SystemExit("--train-seed is an evaluation seed; keep training seeds apart")
+    if isinstance(command, Run):
+        for preset in command.presets:
+            run_rows(command.out, preset, command.rows, command.seeds, command.threads)
+    elif isinstance(command, Add):
+        for module in command.imports:
+            importlib.import_module(module)
+        from replay_gym.runner import condition_names
+
+        if command.name not in condition_names():
+            raise SystemExit(f"{command.name!r} is not a registered selector; registered: "
+                             f"{condition_names()} (pass --imports MODULE to register yours)")
+        for preset in command.presets:
+            run_rows(command.out, preset, (command.name,), command.seeds, command.threads)
+    elif isinstance(command, AddSB3):
+        for preset in command.presets:
+            train_and_run_sb3(command.out, preset, command.algo, command.timesteps,
+                              command.train_seed, command.seeds, command.threads)  # fmt: skip
+    text = build(command.out, command.presets)
+    print(text)
+    return text
+
+
+COMMANDS = {"run": Run, "add": Add, "add-sb3": AddSB3, "build": Build}
+
+if __name__ == "__main__":
+    main(tyro.extras.subcommand_cli_from_dict(COMMANDS))

@@ -1,0 +1,351 @@
+"""The paper's findings F1-F5, tested as the paper tested them, beside the paper's numbers.
+
+Usage (after the sweeps in this folder have run; see benchmarks/RESULTS.md):
+    python benchmarks/paper/analyze.py --runs benchmarks/results/paper/default
+
+Reads the sweep folder's cells (``<condition>/<variant>/seed_<k>``), runs each finding's test
+through :mod:`replay_gym.stats` (pingouin's ANOVAs, scipy's t-tests and regressions), and
+writes ``RUNS/findings.json`` and ``RUNS/findings.md``: per finding, the paper's result, ours,
+and whether it reproduced by the rule stated in the table. A finding whose cells have not all
+run yet is listed as ``not run`` with the cells it waits for, never dropped.
+
+Measures, as in the paper: test accuracy after each day's night (``test_accuracy``); "final" is
+the last day's; per class, accuracy after day 1's training before its night (Fig 3C/D's x axis).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tyro
+
+from replay_gym.atomic import atomic_write_text
+from replay_gym.results import class_table, find_run_dirs, load_runs, per_seed
+from replay_gym.stats import (
+    linear_regression,
+    mean_sem,
+    mixed_anova,
+    paired_t,
+    paper_style,
+    rm_anova,
+)
+
+ALPHA = 0.05
+LAYERS = (1, 2, 3, 4, 5)
+
+
+@dataclass
+class Finding:
+    """One row of the findings table."""
+
+    key: str
+    claim: str
+    paper: str
+    ours: str = "not run"
+    reproduced: str = "not run"
+    rule: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def group(runs: Path, condition: str, variant: str, seeds: int) -> pd.DataFrame | None:
+    """The finished runs of one cell group, labelled ``condition``; None until all seeds ran."""
+    folder = runs / condition / variant
+    if not folder.is_dir():
+        return None
+    try:
+        dirs = find_run_dirs(folder)
+    except ValueError:  # only unfinished runs so far
+        return None
+    if len(dirs) < seeds:
+        return None
+    table = load_runs(dirs)
+    table["label"] = condition
+    return table
+
+
+def _mean_text(values) -> str:
+    mean, sem = mean_sem(np.asarray(values, dtype=float))
+    return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
+
+
+def _final(table: pd.DataFrame) -> pd.Series:
+    return per_seed(table).set_index("seed")["final"]
+
+
+def _stack(*tables: pd.DataFrame) -> pd.DataFrame:
+    both = pd.concat(tables, ignore_index=True)
+    both["subject"] = both["label"] + "/" + both["seed"].astype(str)
+    return both
+
+
+def _days_where(a: pd.DataFrame, b: pd.DataFrame, better: bool) -> list[int]:
+    """Days on which ``a`` is significantly above (``better``) or below ``b`` (paired t)."""
+    days = []
+    for day in sorted(set(a["day"]) & set(b["day"])):
+        x = a[a["day"] == day].set_index("seed")["test_accuracy"]
+        y = b[b["day"] == day].set_index("seed")["test_accuracy"].loc[x.index]
+        if np.allclose(x.to_numpy(), y.to_numpy()):
+            continue
+        result = paired_t(x.to_numpy(), y.to_numpy())
+        if result.p < ALPHA and (result.statistic > 0) == better:
+            days.append(int(day))
+    return days
+
+
+def f1(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
+    """Where to replay: five layers and none, 10 days, final test accuracy."""
+    anova = Finding(
+        "F1",
+        "Replay layer matters (none and blocks 1-5, day-10 accuracy, repeated-measures ANOVA)",
+        "F(5,45)=7.23, p<.001",
+        rule="p < .05",
+    )
+    block4 = Finding(
+        "F1",
+        "Block-4 replay beats none at day 10 (paired t, none − block 4)",
+        "t(9)=−4.31, p=.002",
+        rule="block 4 > none, p < .05",
+    )
+    only = Finding(
+        "F1",
+        "Only block 4 beats none (paired t per block)",
+        "only block 4 significant",
+        rule="block 4 significant, no other block significantly above none",
+    )
+    none = group(runs, "none", f"days={days}", seeds)
+    layers = {k: group(runs, "generative", f"days={days},replay_layer={k}", seeds) for k in LAYERS}
+    if none is None or any(t is None for t in layers.values()):
+        waiting = [f"none/days={days}"] * (none is None) + [
+            f"generative/days={days},replay_layer={k}" for k, t in layers.items() if t is None
+        ]
+        for finding in (anova, block4, only):
+            finding.details = {"waiting_for": waiting}
+        return [anova, block4, only]
+    finals = {"none": _final(none)} | {f"block {k}": _final(t) for k, t in layers.items()}
+    seeds_common = sorted(set.intersection(*(set(s.index) for s in finals.values())))
+    long = pd.DataFrame(
+        [{"seed": s, "condition": name, "final": float(values.loc[s])}
+         for name, values in finals.items() for s in seeds_common]
+    )  # fmt: skip
+    result = rm_anova(long, dv="final", within="condition", subject="seed")
+    means = {name: _mean_text(values.loc[seeds_common]) for name, values in finals.items()}
+    anova.ours = paper_style(result) + (
+        f" (Greenhouse-Geisser p={result.p_gg:.3f})" if result.p_gg is not None else ""
+    )
+    anova.reproduced = "yes" if result.p < ALPHA else "no"
+    anova.details = {"final_mean_sem": means, "seeds": seeds_common}
+    tests = {
+        k: paired_t(finals["none"].loc[seeds_common], finals[f"block {k}"].loc[seeds_common])
+        for k in LAYERS
+    }
+    block4.ours = paper_style(tests[4]) + f"; none {means['none']}, block 4 {means['block 4']}"
+    block4.reproduced = "yes" if tests[4].p < ALPHA and tests[4].statistic < 0 else "no"
+    above = [k for k, t in tests.items() if t.p < ALPHA and t.statistic < 0]
+    only.ours = (
+        "significantly above none: "
+        + (", ".join(f"block {k}" for k in above) if above else "no block")
+        + "; "
+        + "; ".join(f"block {k}: {paper_style(t)}" for k, t in tests.items())
+    )
+    only.reproduced = "yes" if above == [4] else ("partly" if 4 in above else "no")
+    return [anova, block4, only]
+
+
+def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
+    """The fixed conditions over 30 days."""
+    none = group(runs, "none", f"days={days}", seeds)
+    generative = group(runs, "generative", f"days={days}", seeds)
+    veridical = group(runs, "veridical", f"days={days}", seeds)
+    continuous = group(runs, "continuous", f"days={days}", seeds)
+    interaction = Finding(
+        "F2",
+        "Generative vs none over 30 days: condition × day interaction (mixed ANOVA)",
+        "F(29,522)=5.03",
+        rule="interaction p < .05",
+    )
+    early = Finding(
+        "F2",
+        "Generative > none only early (per-day paired t)",
+        "days 2–6 and 8",
+        rule="significant days all within the first 10 and at least one",
+    )
+    room = Finding(
+        "F2",
+        "Gain relative to room for improvement, (gen − none)/(1 − none) (Fig 2C), "
+        "largest in the first days",
+        "largest in the first days",
+        rule="the mean over days 1–5 exceeds the mean over the last third (days 21–30)",
+    )
+    same = Finding(
+        "F3",
+        "Generative ≈ veridical over 30 days (mixed ANOVA, condition)",
+        "F(1,18)=0.16, p=.696",
+        rule="condition p ≥ .05",
+    )
+    rises = Finding(
+        "F4",
+        "Continuous replay rises without new images (day 1 → day 30)",
+        "32 % → 83 %",
+        rule="day 30 > day 1, paired t p < .05",
+    )
+    below = Finding(
+        "F4",
+        "…but stays below interleaved (generative) learning from day 9",
+        "from day 9",
+        rule="continuous significantly below generative on every day ≥ 9",
+    )
+    findings = [interaction, early, room, same, rises, below]
+    if none is not None and generative is not None:
+        both = _stack(none, generative)
+        tests = mixed_anova(both, "test_accuracy", "day", "label", "subject")
+        interaction.ours = paper_style(tests["interaction"]) + (
+            f"; condition {paper_style(tests['label'])}"
+        )
+        interaction.reproduced = "yes" if tests["interaction"].p < ALPHA else "no"
+        significant = _days_where(generative, none, better=True)
+        early.ours = "days " + (", ".join(map(str, significant)) if significant else "none")
+        early.reproduced = "yes" if significant and max(significant) <= 10 else "no"
+        gain = _relative_gain(generative, none)
+        start = 2 * gain.shape[1] // 3  # the last third of the course
+        room.ours = (
+            f"days 1–5 {_mean_text(gain[:, :5].mean(1))}, days {start + 1}–{gain.shape[1]} "
+            f"{_mean_text(gain[:, start:].mean(1))}"
+        )
+        room.reproduced = "yes" if gain[:, :5].mean() > gain[:, start:].mean() else "no"
+        room.details = {"per_day_mean": gain.mean(0).round(4).tolist()}
+    else:
+        for finding in (interaction, early, room):
+            finding.details = {"waiting_for": _missing(days, none=none, generative=generative)}
+    if generative is not None and veridical is not None:
+        tests = mixed_anova(_stack(generative, veridical), "test_accuracy", "day", "label",
+                            "subject")  # fmt: skip
+        gap = _mean_text(_final(generative) - _final(veridical))
+        same.ours = paper_style(tests["label"]) + f"; final generative − veridical {gap}"
+        same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
+    else:
+        same.details = {"waiting_for": _missing(days, generative=generative, veridical=veridical)}
+    if continuous is not None and generative is not None:
+        first = continuous[continuous["day"] == 1].set_index("seed")["test_accuracy"]
+        last = continuous[continuous["day"] == days].set_index("seed")["test_accuracy"]
+        result = paired_t(last.to_numpy(), first.loc[last.index].to_numpy())
+        rises.ours = f"{_mean_text(first)} → {_mean_text(last)}; {paper_style(result)}"
+        rises.reproduced = "yes" if result.p < ALPHA and result.statistic > 0 else "no"
+        lower = _days_where(continuous, generative, better=False)
+        late = list(range(9, days + 1))
+        below.ours = f"significantly below on {len(set(lower) & set(late))} of days 9–{days}" + (
+            f" (not on {sorted(set(late) - set(lower))})" if set(late) - set(lower) else ""
+        )
+        below.reproduced = (
+            "yes" if set(late) <= set(lower) else ("partly" if set(lower) & set(late) else "no")
+        )
+    else:
+        for finding in (rises, below):
+            finding.details = {
+                "waiting_for": _missing(days, continuous=continuous, generative=generative)
+            }
+    return findings
+
+
+def _missing(days: int, **groups: pd.DataFrame | None) -> list[str]:
+    """The cell groups (``condition/days=N``) among ``groups`` that have not all run."""
+    return [f"{name}/days={days}" for name, table in groups.items() if table is None]
+
+
+def _relative_gain(replay: pd.DataFrame, none: pd.DataFrame) -> np.ndarray:
+    """(replay − none) / (1 − none) per seed (rows) and day (columns)."""
+    a = replay.pivot(index="seed", columns="day", values="test_accuracy")
+    b = none.pivot(index="seed", columns="day", values="test_accuracy").loc[a.index, a.columns]
+    return ((a - b) / (1 - b)).to_numpy()
+
+
+def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
+    """The regression agent against uniform generative replay, and what it chooses."""
+    same = Finding(
+        "F5",
+        "Regression agent ≈ generative replay over 30 days (mixed ANOVA, condition)",
+        "F(1,18)=0.15, no difference",
+        rule="condition p ≥ .05",
+    )
+    replays = Finding(
+        "F5",
+        "Per class: replays over the course against day-1 accuracy (regression agent)",
+        "R²=0.24, F(1,98)=31.15, negative slope",
+        rule="slope < 0, p < .05",
+    )
+    gain = Finding(
+        "F5",
+        "Per class: accuracy gain against day-1 accuracy (regression agent)",
+        "R²=0.18, negative slope",
+        rule="slope < 0, p < .05",
+    )
+    regression = group(runs, "regression", f"days={days}", seeds)
+    generative = group(runs, "generative", f"days={days}", seeds)
+    if regression is None or generative is None:
+        for finding in (same, replays, gain):
+            finding.details = {
+                "waiting_for": _missing(days, regression=regression, generative=generative)
+            }
+        return [same, replays, gain]
+    tests = mixed_anova(_stack(regression, generative), "test_accuracy", "day", "label",
+                        "subject")  # fmt: skip
+    same.ours = paper_style(tests["label"]) + (
+        f"; day-30 regression − generative {_mean_text(_final(regression) - _final(generative))}"
+    )
+    same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
+    classes = class_table(regression)
+    for finding, column in ((replays, "replays"), (gain, "gain")):
+        fit = linear_regression(classes["acc_after_day1_before_night"], classes[column])
+        finding.ours = paper_style(fit)
+        finding.reproduced = "yes" if fit.slope < 0 and fit.f_test.p < ALPHA else "no"
+    return [same, replays, gain]
+
+
+def table(findings: list[Finding], runs: Path, seeds: int) -> str:
+    lines = [
+        f"# The paper's findings on `{runs.name}` ({seeds} seeds)",
+        "",
+        "| finding | claim | paper | ours | reproduced | rule |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in findings:
+        ours = (
+            f.ours
+            if f.ours != "not run"
+            else ("not run (waiting for " + ", ".join(f.details.get("waiting_for", [])) + ")")
+        )
+        lines.append(f"| {f.key} | {f.claim} | {f.paper} | {ours} | {f.reproduced} | {f.rule} |")
+    return "\n".join(lines) + "\n"
+
+
+def analyse(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> list[Finding]:
+    """Every finding on the sweep folder ``runs`` (each waits for its cells' ``seeds`` runs).
+
+    ``short`` and ``long`` are the course lengths of F1 and of F2-F5 (the TOML files' days).
+    """
+    return f1(runs, seeds, short) + f2_f4(runs, seeds, long) + f5(runs, seeds, long)
+
+
+def main(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> None:
+    """Test every finding on a sweep folder and write findings.json / findings.md there.
+
+    Args:
+        runs: The sweep folder the TOML files in this folder were run into.
+        seeds: Seeds each cell group needs before its findings are tested.
+        short: Days of the F1 courses (f1_*.toml).
+        long: Days of the F2-F5 courses (days30.toml).
+    """
+    findings = analyse(runs, seeds, short, long)
+    atomic_write_text(
+        runs / "findings.json", json.dumps([f.__dict__ for f in findings], indent=1, default=str)
+    )
+    text = table(findings, runs, seeds)
+    atomic_write_text(runs / "findings.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    tyro.cli(main)

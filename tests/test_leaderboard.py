@@ -1,0 +1,65 @@
+"""benchmarks/leaderboard/leaderboard.py: rows on held-out seeds, scores, tests, one-command add."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.slow
+def test_run_then_add_a_user_selector_row(tmp_path, load_script, monkeypatch):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    text = board.main(board.Run(presets=("smoke",), rows=("round-robin", "oracle", "random"),
+                                seeds=(0, 1), out=tmp_path))  # fmt: skip
+    assert "## smoke" in text and "| random | 2 |" in text
+    assert "0 (by definition)" in text and "1 (by definition)" in text
+    row = json.loads((tmp_path / "leaderboard.json").read_text())["boards"][0]["rows"]["random"]
+    assert len(row["normalised"]) == 2 and row["vs_round_robin"]["text"].startswith("t(1)=")
+    # a user's selector, registered by a module of theirs: one command adds its row
+    (tmp_path / "my_selectors.py").write_text(
+        "from replay_gym.agents import make_selector, register_selector\n"
+        "register_selector('my-weakest', lambda **kw: make_selector('weakest', **kw),"
+        " overwrite=True)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = board.main(board.Add(name="my-weakest", imports=("my_selectors",), presets=("smoke",),
+                                seeds=(0, 1), out=tmp_path))  # fmt: skip
+    assert "| my-weakest | 2 |" in text
+    sys.modules.pop("my_selectors", None)
+    with pytest.raises(SystemExit, match="not a registered selector"):
+        board.main(board.Add(name="nobody", presets=("smoke",), seeds=(0,), out=tmp_path))
+
+
+def test_boards_without_their_reference_rows_wait(tmp_path, load_script):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    text = board.build(tmp_path, ("smoke",))
+    assert "Waiting for the round-robin, oracle rows." in text
+
+
+def test_aggregate_across_boards(load_script):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+
+    def fake(shift):
+        rows = {
+            "round-robin": {"mean_over_days": [0.5, 0.52, 0.51]},
+            "oracle": {"mean_over_days": [0.7, 0.71, 0.72]},
+            "good": {"mean_over_days": list(np.add([0.6, 0.62, 0.61], shift)),
+                     "normalised": [0.5, 0.6, 0.55]},
+            "bad": {"mean_over_days": [0.4, 0.41, 0.42], "normalised": [-0.5, -0.4, None]},
+        }  # fmt: skip
+        return {"preset": f"p{shift}", "rows": rows}
+
+    overall = board.aggregate([fake(0.0), fake(0.01)])
+    assert set(overall) == {"good", "bad"}
+    assert overall["good"]["p_improvement"]["estimate"] == 1.0
+    assert overall["bad"]["p_improvement"]["estimate"] == 0.0
+    assert overall["good"]["iqm_normalised"]["estimate"] == pytest.approx(0.55)
+    assert overall["bad"]["runs"] == 2  # the seed without a score is left out
+    assert "| good | 0.550 [" in board.markdown([], overall)
+
+
+def test_sb3_row_refuses_training_on_an_evaluation_seed(load_script):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    with pytest.raises(SystemExit, match="keep training seeds apart"):
+        board.main(board.AddSB3(train_seed=3, seeds=(0, 1, 2, 3)))
