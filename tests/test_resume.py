@@ -70,8 +70,9 @@ def resume(out: Path) -> None:
 # -- in this process -------------------------------------------------------------------------
 
 
-def test_sigterm_stops_at_a_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, stop_at_replay,
-                                                           reference):
+def test_sigterm_stops_at_a_checkpoint_and_resume_is_exact(
+    tmp_path, monkeypatch, stop_at_replay, reference
+):
     out = tmp_path / "run"
     stop_at_replay(NIGHT + 3)  # night 2, step 3
     with pytest.raises(RunInterrupted) as stopped:
@@ -93,8 +94,29 @@ def _args(out: Path) -> RunArgs:
     return parse(cli(out)[1:])
 
 
-def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(tmp_path, monkeypatch, stop_at_replay,
-                                                          capsys, reference):
+def test_checkpoints_after_each_day_and_night_and_before_each_nights_last_step(
+    tmp_path, monkeypatch
+):
+    written = []
+    save = rundir.RunDir.save_checkpoint
+
+    def record(self, run_position, course):
+        where = None if course is None else (course["info"]["day"], course["info"]["night_step"])
+        written.append((run_position["seed_index"], where))
+        save(self, run_position, course)
+
+    monkeypatch.setattr(rundir.RunDir, "save_checkpoint", record)
+    main(cli(tmp_path / "run", "--seeds", "2", condition="random"))
+    last = NIGHT - 1  # the step that ends a night also trains the next day
+    course = [(1, 0), (1, last), (2, 0), (2, last)]  # (day, night step) of the state saved
+    assert written == [(0, w) for w in course] + [(1, None)] + [(1, w) for w in course] + [
+        (2, None)
+    ]
+
+
+def test_a_crash_keeps_the_checkpoint_and_resume_is_exact(
+    tmp_path, monkeypatch, stop_at_replay, capsys, reference
+):
     out = tmp_path / "run"
     stop_at_replay(NIGHT + 5, RuntimeError("boom"))
     with pytest.raises(RuntimeError, match="boom"):

@@ -95,6 +95,19 @@ def test_unwritable_out_is_refused_naming_it_and_leaves_nothing(tmp_path, where)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
 
 
+def test_check_writable_names_what_is_in_the_way_and_creates_nothing(tmp_path, monkeypatch):
+    from replay_gym.rundir import check_writable
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match=f"^out x: {tmp_path / 'f'} is a file, not a folder$"):
+        check_writable(tmp_path / "f" / "a" / "b", "out x")
+    check_writable(tmp_path / "new" / "deeper", "out y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+    monkeypatch.setattr(rundir_module.os, "access", lambda path, mode: False)
+    with pytest.raises(ValueError, match=f"^out z: cannot create it: {tmp_path} is not writable"):
+        check_writable(tmp_path / "new", "out z")
+
+
 def test_failure_to_create_removes_the_folders_it_made(tmp_path, monkeypatch):
     def denied(self, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(self))

@@ -287,8 +287,8 @@ def _deserialising_calls(path: Path) -> list[tuple[str, str]]:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if name in ("load", "loads", "safe_open", "open") and not (
-            name == "open" and not (isinstance(func, ast.Attribute) and ast.unparse(func.value)
-                                    == "shelve")
+            name == "open"
+            and not (isinstance(func, ast.Attribute) and ast.unparse(func.value) == "shelve")
         ):
             owner = ast.unparse(func.value) if isinstance(func, ast.Attribute) else ""
             if owner not in SAFE_MODULES:
@@ -319,5 +319,8 @@ def test_the_code_check_would_see_an_unsafe_call(tmp_path):
         "pickle.loads(b'')\ntorch.load(f)\nPPO.load(path)\njson.loads('1')\nshelve.open('s')\n"
     )
     assert [callee for callee, _ in _deserialising_calls(code)] == [
-        "pickle.loads", "torch.load", "PPO.load", "shelve.open"
+        "pickle.loads",
+        "torch.load",
+        "PPO.load",
+        "shelve.open",
     ]

@@ -9,7 +9,8 @@ The package is split by concern, as SB3 splits its algorithms:
   saves the model atomically with a sidecar JSON (:func:`sidecar_path`);
 * :mod:`~replay_gym.agents.sb3.callbacks`: :class:`ReplayLogCallback` writes the replay scalars
   (``replay/…`` per step, ``night/…`` per night) into the model's TensorBoard run;
-  :class:`PeriodicCheckpoint` checkpoints between updates;
+  :class:`PeriodicCheckpoint` checkpoints between updates; :class:`StopOnRequest` stops
+  training at a consistent point on SIGINT or SIGTERM;
 * :mod:`~replay_gym.agents.sb3.checkpoints`: checkpoint folders (model, RNG states, replay
   buffer), written atomically; ``--resume`` continues from the latest;
 * :mod:`~replay_gym.agents.sb3.loading`: reads SB3 ``.zip`` files without unpickling anything
@@ -35,7 +36,7 @@ name registry of :mod:`replay_gym.agents`: the runner builds it for ``--conditio
 """
 
 from replay_gym.agents.sb3.args import ALGORITHMS, TrainSB3Args
-from replay_gym.agents.sb3.callbacks import PeriodicCheckpoint, ReplayLogCallback
+from replay_gym.agents.sb3.callbacks import PeriodicCheckpoint, ReplayLogCallback, StopOnRequest
 from replay_gym.agents.sb3.checkpoints import list_checkpoints, resume_point
 from replay_gym.agents.sb3.loading import SavedModel, read_model, read_sidecar, sidecar_path
 from replay_gym.agents.sb3.policies import SB3Selector, action_preferences, build_policy
@@ -47,6 +48,7 @@ __all__ = [
     "ReplayLogCallback",
     "SB3Selector",
     "SavedModel",
+    "StopOnRequest",
     "TrainSB3Args",
     "action_preferences",
     "build_policy",

@@ -280,8 +280,14 @@ def nan_paths(value, where="info"):
 
 
 def test_no_info_of_a_whole_course_holds_nan_and_same_seed_courses_are_equivalent():
-    small = {"days": 2, "steps_per_night": 3, "train_per_class": 12, "val_per_class": 4,
-             "test_per_class": 4, "weights": "none"}
+    small = {
+        "days": 2,
+        "steps_per_night": 3,
+        "train_per_class": 12,
+        "val_per_class": 4,
+        "test_per_class": 4,
+        "weights": "none",
+    }
     a, b = make(**small), make(**small)
     first, second = a.reset(seed=3), b.reset(seed=3)
     assert nan_paths(first[1]) == [] and data_equivalence(first, second, exact=True)

@@ -185,13 +185,14 @@ def test_a_checkpoint_of_other_settings_or_another_version_is_refused(dqn_copy):
     folder = tmp_path / "dqn.ckpt"
     args = tiny_args(tmp_path, "dqn", checkpoint_every=8, resume=folder, total_timesteps=4)
     other = dataclasses.replace(args, env=apply_overrides(TINY, lr=1e-3, days=3))
-    with pytest.raises(ValueError, match=r"other environment settings: days: saved 2, now 3; "
-                                         r"learner.lr: saved 0.0003, now 0.001"):
+    message = r"other environment settings: days: saved 2, now 3; learner.lr: saved 0.0003, now"
+    with pytest.raises(ValueError, match=message):
         train_sb3(other)
     # the model file alone may be trained further on other settings (with a warning)
+    model = folder / "step-000000016" / MODEL_FILE
+    tuned = dataclasses.replace(other, resume=model, checkpoint_every=0, out=tmp_path / "t.zip")
     with pytest.warns(UserWarning, match="other environment settings"):
-        train_sb3(dataclasses.replace(other, resume=folder / "step-000000016" / MODEL_FILE,
-                                      checkpoint_every=0, out=tmp_path / "tuned.zip"))
+        train_sb3(tuned)
     sidecar = folder / "step-000000016" / (MODEL_FILE + ".json")
     meta = json.loads(sidecar.read_text())
     sidecar.write_text(json.dumps({**meta, "replay_gym_version": "0.0.1"}))
