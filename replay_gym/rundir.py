@@ -432,7 +432,12 @@ def _make_dirs(path: Path, staging: Path) -> list[Path]:
     created: list[Path] = []
     try:
         for folder in missing:
-            folder.mkdir()
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                if folder.is_dir():  # made meanwhile by another run (a sweep's parallel cells)
+                    continue
+                raise
             created.append(folder)
     except OSError as error:
         _remove(None, created)

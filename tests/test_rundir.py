@@ -199,3 +199,24 @@ def test_resume_refuses_a_changed_model_file(tmp_path):
     RunDir.create(out, config, overwrite=False).close()
     with pytest.raises(ValueError, match="the model m.zip has changed since the run started"):
         RunDir.resume(out, {**config, "model_sha256": "bb"})
+
+
+def test_a_parent_made_meanwhile_by_another_run_is_not_an_error(tmp_path, monkeypatch):
+    """Two sweep cells create their shared parent folder at once (regression)."""
+    from pathlib import Path
+
+    from replay_gym import rundir
+
+    real_mkdir = Path.mkdir
+    target = tmp_path / "sweep" / "cell"
+
+    def racing_mkdir(self, *args, **kwargs):
+        if self == tmp_path / "sweep" and not self.exists():
+            real_mkdir(self)  # the other cell wins the race
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    staging = target / "run.partial"
+    created = rundir._make_dirs(target / "run", staging)
+    assert staging.is_dir()
+    assert tmp_path / "sweep" not in created  # the other run's folder is not ours to remove
