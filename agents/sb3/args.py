@@ -17,20 +17,39 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 
 from replay_gym.config import EnvConfig, preset
 from replay_gym.rundir import check_writable
+from replay_gym.scenarios import make_scenario
 from replay_gym.validation import check_fields
 
+try:  # sb3-contrib is optional (the `sb3` extra); without it, maskable-ppo is refused by name
+    from sb3_contrib import MaskablePPO
+except ImportError:  # pragma: no cover - the dev environment installs it
+    MaskablePPO = None
+
+ALGORITHM_NAMES: tuple[str, ...] = ("ppo", "a2c", "dqn", "maskable-ppo")
+"""Every ``--algo`` name, whether or not its package is installed."""
+
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
-"""The supported algorithms by their ``--algo`` name."""
+"""The algorithms available here by their ``--algo`` name (``maskable-ppo``: sb3-contrib's
+``MaskablePPO``, when sb3-contrib is installed)."""
+if MaskablePPO is not None:
+    ALGORITHMS["maskable-ppo"] = MaskablePPO
+
+MASKABLE: frozenset[str] = frozenset({"maskable-ppo"})
+"""Algorithms that take the environment's action mask (``env.action_masks()``): the only ones
+that can train on a scenario whose courses mask actions (class-incremental)."""
+
+PPO_FAMILY: tuple[str, ...] = ("ppo", "maskable-ppo")
+"""PPO and its masked variant: the same hyper-parameters, defaults and checks."""
 
 ENV_ID = "ReplaySelect-v0"
 
 _APPLIES_TO: dict[str, tuple[str, ...]] = {
-    "learning_rate": ("ppo", "a2c", "dqn"),
-    "gamma": ("ppo", "a2c", "dqn"),
-    "n_steps": ("ppo", "a2c"),
-    "ent_coef": ("ppo", "a2c"),
-    "batch_size": ("ppo", "dqn"),
-    "n_epochs": ("ppo",),
+    "learning_rate": ("ppo", "a2c", "dqn", "maskable-ppo"),
+    "gamma": ("ppo", "a2c", "dqn", "maskable-ppo"),
+    "n_steps": ("ppo", "a2c", "maskable-ppo"),
+    "ent_coef": ("ppo", "a2c", "maskable-ppo"),
+    "batch_size": ("ppo", "dqn", "maskable-ppo"),
+    "n_epochs": ("ppo", "maskable-ppo"),
     "buffer_size": ("dqn",),
     "learning_starts": ("dqn",),
     "train_freq": ("dqn",),
@@ -48,6 +67,35 @@ SB3_DEFAULTS: dict[str, dict[str, Any]] = {
     for algo, cls in ALGORITHMS.items()
 }
 """Stable-Baselines3's own constructor defaults, by algorithm (read from its signatures)."""
+
+
+def algorithm_class(algo: str) -> type[BaseAlgorithm]:
+    """The SB3 class of ``--algo algo``.
+
+    Raises:
+        ValueError: ``algo`` is no algorithm name, or names one whose package is not installed
+            (the message says how to install it).
+    """
+    if algo in ALGORITHMS:
+        return ALGORITHMS[algo]
+    if algo in ALGORITHM_NAMES:
+        raise ValueError(
+            f"algo {algo!r} is sb3-contrib's MaskablePPO, and sb3-contrib is not installed: "
+            'pip install -e ".[sb3]" (or pip install sb3-contrib)'
+        )
+    raise ValueError(f"algo must be one of {list(ALGORITHM_NAMES)}, got {algo!r}")
+
+
+def masks_actions(config: EnvConfig) -> bool:
+    """True when some night of ``config``'s course allows only some classes as actions.
+
+    Asked of the scenario (``Scenario.action_mask`` of every day), so a registered scenario of
+    one's own is covered too. The paper's scenario never masks; class-incremental does until
+    its last task has arrived.
+    """
+    scenario = make_scenario(config)
+    return any(not scenario.action_mask(day).all() for day in range(1, config.days + 1))
+
 
 DEFAULT_TOTAL_TIMESTEPS = 10_000
 """Steps a new model trains for when ``--total-timesteps`` is not given."""
@@ -106,15 +154,18 @@ def _help(template: str) -> Any:
 
 @dataclass(frozen=True)
 class TrainSB3Args:
-    """Train a Stable-Baselines3 agent (PPO, A2C or DQN) on ReplaySelect-v0 and save it.
+    """Train a Stable-Baselines3 agent (PPO, A2C, DQN, MaskablePPO) on ReplaySelect-v0; save it.
 
     Hyper-parameters left at None take a default derived from the environment (a night is
     night_length steps, a course is days nights). With --resume, hyper-parameters left at None
     keep the saved model's values and the ones given replace them.
     """
 
-    algo: Literal["ppo", "a2c", "dqn"] = "ppo"
-    """Algorithm: ppo, a2c (on-policy actor-critic) or dqn (off-policy Q-learning)."""
+    algo: Literal["ppo", "a2c", "dqn", "maskable-ppo"] = "ppo"
+    """Algorithm: ppo, a2c (on-policy actor-critic), dqn (off-policy Q-learning) or maskable-ppo.
+    maskable-ppo is sb3-contrib's MaskablePPO (pip install -e ".[sb3]"): PPO that chooses among
+    the valid actions of env.action_masks() only, with ppo's settings and defaults; the one
+    algorithm for a scenario that masks actions (--env.scenario class-incremental)."""
     preset: str = "default"
     """Base environment configuration: default (embedded data, CPU), smoke (tiny), paper."""
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -273,8 +324,10 @@ class TrainSB3Args:
         course = self.env.days * night
         given = self.given_hyperparameters()
         gamma = given.get("gamma", 1.0 - 1.0 / night if night > 1 else 0.0)
-        sb3 = SB3_DEFAULTS[self.algo] if self.algo in SB3_DEFAULTS else {}
-        if self.algo == "ppo":
+        sb3 = SB3_DEFAULTS.get(self.algo) or (
+            SB3_DEFAULTS["ppo"] if self.algo in PPO_FAMILY else {}
+        )
+        if self.algo in PPO_FAMILY:
             n_steps = given.get("n_steps", night)
             defaults: dict[str, Any] = {
                 "learning_rate": sb3["learning_rate"],
@@ -300,7 +353,7 @@ class TrainSB3Args:
                 "exploration_fraction": DQN_EXPLORATION_FRACTION,
             }
         else:
-            raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {self.algo!r}")
+            raise ValueError(f"algo must be one of {list(ALGORITHM_NAMES)}, got {self.algo!r}")
         resolved = {key: given.get(key, value) for key, value in defaults.items()}
         return {**resolved, "gamma": gamma}
 
@@ -308,13 +361,13 @@ class TrainSB3Args:
         """Check every argument.
 
         Raises:
-            ValueError: naming the first bad field and why.
+            ValueError: naming the first bad field and why; also an algorithm that ignores action
+                masks (ppo, a2c, dqn) on a scenario that masks them (use maskable-ppo).
             FileExistsError: ``out`` exists and neither ``overwrite`` nor ``resume`` (the same
                 file) allows replacing it, or the checkpoint folder holds another run's
                 checkpoints.
         """
-        if self.algo not in ALGORITHMS:
-            raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {self.algo!r}")
+        algorithm_class(self.algo)  # a known name whose package is installed
         if not isinstance(self.preset, str) or not self.preset or "/" in self.preset:
             raise ValueError(f"preset must be a preset name, got {self.preset!r}")
         if self.total_timesteps is not None and self.total_timesteps < 1:
@@ -332,8 +385,21 @@ class TrainSB3Args:
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
         self.env.validate()
+        self._validate_action_masks()
         self._validate_hyperparameters()
         self._validate_paths()
+
+    def _validate_action_masks(self) -> None:
+        """Refuse an algorithm that ignores action masks on a course that masks actions."""
+        if self.algo in MASKABLE or not masks_actions(self.env):
+            return
+        raise ValueError(
+            f"algo {self.algo!r} cannot train on scenario {self.env.scenario!r}: its nights "
+            "allow only the classes seen so far (env.action_masks()), the environment refuses "
+            f"any other class, and {self.algo} does not read the mask; use --algo maskable-ppo "
+            "(sb3-contrib's MaskablePPO, which chooses among the valid classes; pip install -e "
+            '".[sb3]")'
+        )
 
     def _validate_hyperparameters(self) -> None:
         for name in self.given_hyperparameters():
@@ -362,16 +428,16 @@ class TrainSB3Args:
             )
         if not self.net_arch or any(width < 1 for width in self.net_arch):
             raise ValueError(f"net_arch must be positive layer widths, got {self.net_arch}")
-        if self.algo == "ppo" and self.resume is None:
+        if self.algo in PPO_FAMILY and self.resume is None:
             params = self.hyperparameters()
             if params["n_steps"] * self.n_envs < 2:
                 raise ValueError(
-                    f"n_steps * n_envs must be at least 2 for ppo (advantages are normalised "
-                    f"per rollout), got {params['n_steps']} * {self.n_envs}"
+                    f"n_steps * n_envs must be at least 2 for {self.algo} (advantages are "
+                    f"normalised per rollout), got {params['n_steps']} * {self.n_envs}"
                 )
             if params["batch_size"] < 2:
                 raise ValueError(
-                    f"batch_size must be at least 2 for ppo, got {params['batch_size']}"
+                    f"batch_size must be at least 2 for {self.algo}, got {params['batch_size']}"
                 )
 
     def resumes_own_run(self) -> bool:

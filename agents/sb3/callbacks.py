@@ -12,7 +12,7 @@ from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.dqn.policies import DQNPolicy
 
-from replay_gym.agents.sb3.policies import action_preferences
+from replay_gym.agents.sb3.policies import action_preferences, is_maskable
 
 __all__ = ["PeriodicCheckpoint", "ReplayLogCallback", "StopOnRequest"]
 
@@ -95,7 +95,8 @@ class ReplayLogCallback(BaseCallback):
       ``night/test_accuracy``, ``night/val_accuracy``, ``night/replays/class_<c>`` (the night's
       replay count of class ``c``) and, from the observation that follows the night (or the
       course's terminal observation), ``night/preference/class_<c>`` (PPO/A2C: the policy's
-      probability of choosing ``c``) or ``night/q_value/class_<c>`` (DQN).
+      probability of choosing ``c``; MaskablePPO: the same under that observation's action mask,
+      0 for classes not valid there) or ``night/q_value/class_<c>`` (DQN).
 
     SB3 vector envs reset themselves at the end of a course and keep the last observation in
     ``infos[i]["terminal_observation"]``; that is the observation used for a course's last night.
@@ -148,12 +149,29 @@ class ReplayLogCallback(BaseCallback):
         if new_obs is None:
             return
         obs = np.stack([infos[i].get("terminal_observation", new_obs[i]) for i in ended])
-        values = action_preferences(self.model.policy, obs)
+        masks = self._masks(ended, infos) if is_maskable(self.model.policy) else None
+        values = action_preferences(self.model.policy, obs, masks)
         if values is None:
             return
         name = "q_value" if isinstance(self.model.policy, DQNPolicy) else "preference"
         for c, value in enumerate(values.mean(axis=0)):
             self._scalar(f"night/{name}/class_{c}", float(value))
+
+    def _masks(self, ended: list[int], infos: list[dict[str, Any]]) -> np.ndarray | None:
+        """The action masks of the observations :meth:`_log_nights` reads, as MaskablePPO sees them.
+
+        An env whose night ended and whose course goes on: its mask now (``action_masks()``, the
+        next night's). A course's terminal observation: the mask of its last step (MaskablePPO's
+        ``action_masks`` of this step; the env has already reset). None when MaskablePPO trains
+        without masks.
+        """
+        stepped = self.locals.get("action_masks")
+        if stepped is None:
+            return None
+        going_on = [i for i in ended if "terminal_observation" not in infos[i]]
+        current = self.training_env.env_method("action_masks", indices=going_on) if going_on else []
+        now = dict(zip(going_on, current, strict=True))
+        return np.stack([np.asarray(now.get(i, stepped[i]), dtype=bool) for i in ended])
 
     def _on_training_end(self) -> None:
         if self._writer is not None:

@@ -11,8 +11,10 @@ names, so :func:`read_model` never does it:
   and plain containers and refuses anything else before running it.
 
 What the pickles would have given back is rebuilt from plain values: the spaces from their
-descriptions (:meth:`SavedModel.observation_space`), the policy from SB3's ``MlpPolicy`` with the
-plain ``policy_kwargs`` (:func:`replay_gym.agents.sb3.policies.build_policy`), the schedules from
+descriptions (:meth:`SavedModel.observation_space`), the policy from its algorithm's ``MlpPolicy``
+(SB3's ``ActorCriticPolicy`` or ``DQNPolicy``, sb3-contrib's ``MaskableActorCriticPolicy`` for
+``maskable-ppo``) with the plain ``policy_kwargs``
+(:func:`replay_gym.agents.sb3.policies.build_policy`), the schedules from
 the hyper-parameters; classes named in ``policy_kwargs`` (an activation, an optimiser) are looked
 up by name among :data:`KNOWN_CLASSES`. A model that needs a pickle to be rebuilt (a custom
 feature extractor, say) is refused with a message that says so.
@@ -34,7 +36,7 @@ from gymnasium import spaces
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.torch_layers import FlattenExtractor
 
-from replay_gym.agents.sb3.args import ALGORITHMS
+from replay_gym.agents.sb3.args import ALGORITHM_NAMES
 from replay_gym.config import EnvConfig, config_to_dict
 from replay_gym.learner.weights import load_weights_only
 from replay_gym.run_logger import flatten
@@ -62,6 +64,9 @@ KNOWN_CLASSES: dict[str, type] = {
 }
 """Classes a model's ``policy_kwargs`` may name, by their ``str()`` (as SB3 records them):
 activation functions, optimisers, SB3's extractor. Anything else is refused."""
+
+MASKABLE_POLICY_MODULE = "sb3_contrib.common.maskable."
+"""Where sb3-contrib's maskable policies live (as a saved ``policy_class`` names it)."""
 
 POLICY_FILE = "policy.pth"
 OPTIMIZER_FILE = "policy.optimizer.pth"
@@ -129,22 +134,22 @@ class SavedModel:
 
         Raises:
             ValueError: the sidecar names an unknown algorithm, or there is no sidecar and the
-                attributes are those of none of :data:`ALGORITHMS`.
+                attributes are those of none of :data:`~replay_gym.agents.sb3.args.ALGORITHM_NAMES`.
         """
         if self.sidecar is not None and "algo" in self.sidecar:
             algo = self.sidecar["algo"]
-            if algo not in ALGORITHMS:
+            if algo not in ALGORITHM_NAMES:
                 raise ValueError(
                     f"sidecar {sidecar_path(self.path)} names algo {algo!r}; "
-                    f"known: {sorted(ALGORITHMS)}"
+                    f"known: {list(ALGORITHM_NAMES)}"
                 )
             return algo
         guess = guess_algorithm(self.data)
         if guess is None:
             raise ValueError(
                 f"{self.path} (no sidecar {sidecar_path(self.path).name}) is a model of none of "
-                f"{sorted(ALGORITHMS)}: its saved attributes have neither clip_range, n_steps nor "
-                "target_update_interval"
+                f"{list(ALGORITHM_NAMES)}: its saved attributes have neither clip_range, n_steps "
+                "nor target_update_interval"
             )
         return guess
 
@@ -236,8 +241,16 @@ def guess_algorithm(data: dict[str, Any] | None) -> str | None:
 
     PPO and A2C save the same policy class, so the attributes decide: only PPO has
     ``clip_range``, only DQN ``target_update_interval``, and A2C has ``n_steps`` without either.
+    MaskablePPO saves PPO's attributes; its policy class, whose readable description (beside the
+    pickle, which is never decoded) names the module ``sb3_contrib.common.maskable.policies``,
+    tells it apart.
     """
     keys = set(data or {})
+    policy_class = (data or {}).get("policy_class")
+    if _is_pickled(policy_class) and str(policy_class.get("__module__", "")).startswith(
+        MASKABLE_POLICY_MODULE
+    ):
+        return "maskable-ppo"
     if "target_update_interval" in keys:
         return "dqn"
     if "clip_range" in keys:

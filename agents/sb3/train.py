@@ -1,4 +1,11 @@
-"""Training: :func:`train_sb3` (``python -m replay_gym train-sb3``) and its vector envs."""
+"""Training: :func:`train_sb3` (``python -m replay_gym train-sb3``) and its vector envs.
+
+``maskable-ppo`` (sb3-contrib's ``MaskablePPO``) reads the valid actions before every step with
+``venv.env_method("action_masks")``; SB3's vector envs (in this process or in subprocess
+workers) resolve that through the wrapper chain (``Monitor`` > ``TorchThreads`` > gymnasium's
+checkers > ``ReplaySelectionEnv.action_masks``) with ``get_wrapper_attr``, so the masks reach
+it from every env without a wrapper of its own.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +24,9 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from replay_gym.agents.sb3.args import (
-    ALGORITHMS,
     DEFAULT_TOTAL_TIMESTEPS,
     TrainSB3Args,
+    algorithm_class,
 )
 from replay_gym.agents.sb3.callbacks import PeriodicCheckpoint, ReplayLogCallback, StopOnRequest
 from replay_gym.agents.sb3.checkpoints import (
@@ -343,7 +350,7 @@ def _check_resumed_checkpoint(args: TrainSB3Args, point: ResumePoint, saved: Sav
 
 
 def _new_model(args: TrainSB3Args, venv: VecEnv) -> BaseAlgorithm:
-    cls = ALGORITHMS[args.algo]
+    cls = algorithm_class(args.algo)
     return cls(
         "MlpPolicy",
         venv,
@@ -362,7 +369,7 @@ def saved_hyperparameters(saved: SavedModel, algo: str) -> dict[str, object]:
     Settings SB3 stores only as pickles (``train_freq``, schedules) come from the sidecar's
     record where it has them; the rest take the constructor's defaults.
     """
-    names = set(inspect.signature(ALGORITHMS[algo]).parameters) - _NOT_HYPERPARAMETERS
+    names = set(inspect.signature(algorithm_class(algo)).parameters) - _NOT_HYPERPARAMETERS
     pickled = set(saved.pickled())
     out = {name: saved.data[name] for name in names if name in saved.data and name not in pickled}
     recorded = (saved.sidecar or {}).get("hyperparameters") or {}
@@ -400,7 +407,7 @@ def _resumed_model(
         warn_config_differences(path, saved.sidecar["env"], args.env)
     settings = {**saved_hyperparameters(saved, algo), **args.given_hyperparameters()}
     try:
-        model = ALGORITHMS[algo](
+        model = algorithm_class(algo)(
             "MlpPolicy",
             venv,
             policy_kwargs=saved.policy_kwargs,
