@@ -24,6 +24,7 @@ from replay_gym.agents.bandits import (
 from replay_gym.agents.base import Selector
 from replay_gym.agents.heuristics import OracleSelector, RandomSelector, WeakestSelector
 from replay_gym.agents.regression import RegressionSelector
+from replay_gym.registry import Messages, Registry
 
 __all__ = [
     "SELECTORS",
@@ -43,6 +44,25 @@ __all__ = [
 SELECTORS: dict[str, Callable[..., Selector]] = {}
 """Registered selector factories by name (the name a run's configuration uses)."""
 
+_SELECTORS: Registry[Selector] = Registry(
+    kind="selector",
+    base=Selector,
+    messages=Messages(
+        bad_name="name must be a non-empty string, got {name!r}",
+        not_callable="factory must be callable (e.g. a Selector class), got {factory!r}",
+        taken="name {name!r} is already registered (to {existing!r}); "
+        "pass overwrite=True to replace it",
+        wrong_type="the factory registered as {name!r} returned {value!r}, not a {base}",
+    ),
+    type_error=ValueError,
+    factories=SELECTORS,
+)
+
+
+def _registry() -> Registry[Selector]:
+    """The selector registry over :data:`SELECTORS` as the module holds it now (may be rebound)."""
+    return _SELECTORS.over(SELECTORS)
+
 
 def register_selector(
     name: str, factory: Callable[..., Selector], *, overwrite: bool = False
@@ -59,16 +79,7 @@ def register_selector(
         ValueError: If ``name`` is empty or not a string, ``factory`` is not callable, or the
             name is taken and ``overwrite`` is false.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise ValueError(f"factory must be callable (e.g. a Selector class), got {factory!r}")
-    if name in SELECTORS and not overwrite:
-        raise ValueError(
-            f"name {name!r} is already registered (to {SELECTORS[name]!r}); "
-            "pass overwrite=True to replace it"
-        )
-    SELECTORS[name] = factory
+    _registry().register(name, factory, overwrite=overwrite)
 
 
 def make_selector(name: str, **kwargs: object) -> Selector:
@@ -85,17 +96,7 @@ def make_selector(name: str, **kwargs: object) -> Selector:
         ValueError: If no selector is registered under ``name`` (the message lists the names),
             or the factory does not return a :class:`Selector`.
     """
-    try:
-        factory = SELECTORS[name]
-    except KeyError:
-        known = ", ".join(sorted(SELECTORS))
-        raise ValueError(f"unknown selector {name!r}; registered: {known}") from None
-    selector = factory(**kwargs)
-    if not isinstance(selector, Selector):
-        raise ValueError(
-            f"the factory registered as {name!r} returned {selector!r}, not a Selector"
-        )
-    return selector
+    return _registry().make(name, **kwargs)
 
 
 for _cls in (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from replay_gym.config import N_BLOCKS, SamplerConfig
+from replay_gym.registry import Messages, Registry
 from replay_gym.samplers.base import LearnerDivergedError, ReplayTargets, Sampler
 from replay_gym.samplers.continual import ContinualSampler, frozen_copy, state_bytes
 from replay_gym.samplers.cvae import ClassConditionalVAE, CVAESampler
@@ -41,7 +42,14 @@ __all__ = [
 SamplerFactory = Callable[[SamplerConfig, int], Sampler]
 """Builds a sampler from the sampler settings and the replay layer (1-5)."""
 
-_REGISTRY: dict[str, SamplerFactory] = {}
+_SAMPLERS: Registry[Sampler] = Registry(
+    kind="sampler",
+    base=Sampler,
+    field="sampler.kind",
+    messages=Messages(unknown="unknown {kind} kind {name!r}{where}; registered: {names}"),
+)
+_REGISTRY = _SAMPLERS.factories
+"""The registered factories by name (the registry's own mapping)."""
 
 
 def register_sampler(name: str, factory: SamplerFactory, *, overwrite: bool = False) -> None:
@@ -56,13 +64,7 @@ def register_sampler(name: str, factory: SamplerFactory, *, overwrite: bool = Fa
         ValueError: If ``name`` is empty or already registered (and ``overwrite`` is False).
         TypeError: If ``factory`` is not callable.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"sampler name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"sampler factory for {name!r} must be callable, got {factory!r}")
-    if name in _REGISTRY and not overwrite:
-        raise ValueError(f"sampler {name!r} is already registered; pass overwrite=True to replace")
-    _REGISTRY[name] = factory
+    _SAMPLERS.register(name, factory, overwrite=overwrite)
 
 
 def make_sampler(config: SamplerConfig, layer: int) -> Sampler:
@@ -75,19 +77,7 @@ def make_sampler(config: SamplerConfig, layer: int) -> Sampler:
     """
     if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= N_BLOCKS:
         raise ValueError(f"layer must be a max-pool block 1-{N_BLOCKS}, got {layer!r}")
-    try:
-        factory = _REGISTRY[config.kind]
-    except KeyError:
-        raise ValueError(
-            f"unknown sampler kind {config.kind!r} (sampler.kind); "
-            f"registered: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    sampler = factory(config, layer)
-    if not isinstance(sampler, Sampler):
-        raise TypeError(
-            f"factory of sampler {config.kind!r} returned {type(sampler).__name__}, not a Sampler"
-        )
-    return sampler
+    return _SAMPLERS.make(config.kind, config, layer)
 
 
 register_sampler("gaussian", lambda config, layer: GaussianSampler(config.downsample[layer - 1]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from replay_gym.registry import Registry
 from replay_gym.scenarios.base import Scenario
 from replay_gym.scenarios.class_incremental import ClassIncrementalScenario
 from replay_gym.scenarios.paper import PaperScenario
@@ -40,7 +41,9 @@ __all__ = [
 ScenarioFactory = Callable[["EnvConfig"], Scenario]
 """Builds a scenario from the environment's configuration (checking the settings it reads)."""
 
-_REGISTRY: dict[str, ScenarioFactory] = {}
+_SCENARIOS: Registry[Scenario] = Registry(kind="scenario", base=Scenario, field="scenario")
+_REGISTRY = _SCENARIOS.factories
+"""The registered factories by name (the registry's own mapping)."""
 
 
 def register_scenario(name: str, factory: ScenarioFactory, *, overwrite: bool = False) -> None:
@@ -56,18 +59,12 @@ def register_scenario(name: str, factory: ScenarioFactory, *, overwrite: bool = 
         ValueError: If ``name`` is empty or already registered (and ``overwrite`` is False).
         TypeError: If ``factory`` is not callable.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"scenario name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"scenario factory for {name!r} must be callable, got {factory!r}")
-    if name in _REGISTRY and not overwrite:
-        raise ValueError(f"scenario {name!r} is already registered; pass overwrite=True to replace")
-    _REGISTRY[name] = factory
+    _SCENARIOS.register(name, factory, overwrite=overwrite)
 
 
 def scenario_names() -> list[str]:
     """The registered scenario names, sorted."""
-    return sorted(_REGISTRY)
+    return _SCENARIOS.names()
 
 
 def make_scenario(config: EnvConfig) -> Scenario:
@@ -78,20 +75,7 @@ def make_scenario(config: EnvConfig) -> Scenario:
             a setting does not fit the scenario (the message names it).
         TypeError: If the registered factory does not return a :class:`Scenario`.
     """
-    try:
-        factory = _REGISTRY[config.scenario]
-    except KeyError:
-        raise ValueError(
-            f"unknown scenario {config.scenario!r} (scenario); registered: "
-            f"{', '.join(scenario_names())}"
-        ) from None
-    scenario = factory(config)
-    if not isinstance(scenario, Scenario):
-        raise TypeError(
-            f"factory of scenario {config.scenario!r} returned {type(scenario).__name__}, "
-            "not a Scenario"
-        )
-    return scenario
+    return _SCENARIOS.make(config.scenario, config)
 
 
 def __getattr__(name: str) -> Any:
