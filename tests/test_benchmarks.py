@@ -205,3 +205,34 @@ def test_bench_samplers_measures_each_kind_in_its_own_process(tmp_path, load_scr
         preset="smoke", kinds=("gaussian",), nights=1, out=tmp_path
     )
     assert result["isolated"] and result["rows"][0]["peak_rss_bytes"] > 0
+
+
+@pytest.mark.slow
+def test_class_incremental_screen_judges_candidates_on_validation(tmp_path, load_script):
+    screen = load_script("benchmarks/calibration/class_incremental_screen.py")
+    with pytest.raises(ValueError, match="scenario='paper'"):
+        screen.main(preset="smoke", candidates=("days=2",), out=tmp_path)
+    candidate = 'scenario="class-incremental";days=2;samples_per_class=6'
+    result = screen.main(preset="smoke", candidates=(candidate,), seeds=(7,), out=tmp_path)
+    (row,) = result["rows"]
+    (matrix,) = row["validation_matrices"]["none"]
+    assert len(matrix) == 2 and matrix[0][1] is None and matrix[1][1] is not None
+    records = [
+        json.loads(line)
+        for line in (tmp_path / screen.slug(candidate) / "none" / "seed_7" / "results.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    first_task_at_end = sum(records[-1]["val_class_accuracy"][:2]) / 2  # validation, classes 0-1
+    assert row["summary"]["first_task_after_last_none"]["mean"] == pytest.approx(
+        first_task_at_end
+    )
+    assert result["chosen"] in (None, candidate) and (tmp_path / "screen.md").exists()
+
+
+def test_class_incremental_screen_parses_candidates(load_script):
+    screen = load_script("benchmarks/calibration/class_incremental_screen.py")
+    assert screen.parse_candidate('a=1; b="x";c=[1, 2]') == {"a": 1, "b": "x", "c": [1, 2]}
+    assert screen.parse_candidate("") == {}
+    with pytest.raises(ValueError, match="'b' is not KEY=VALUE"):
+        screen.parse_candidate("a=1;b")

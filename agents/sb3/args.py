@@ -167,7 +167,8 @@ class TrainSB3Args:
     the valid actions of env.action_masks() only, with ppo's settings and defaults; the one
     algorithm for a scenario that masks actions (--env.scenario class-incremental)."""
     preset: str = "default"
-    """Base environment configuration: default (embedded data, CPU), smoke (tiny), paper."""
+    """Base environment configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist,
+    class-incremental, fashion-mnist-class-incremental, paper."""
     env: EnvConfig = field(default_factory=EnvConfig)
     """Environment settings (defaults come from --preset)."""
     total_timesteps: Annotated[int | None, _help(

@@ -1,0 +1,305 @@
+"""Class-incremental results (issue 11 §1 acceptance and §3): sampler x selector, ACC/BWT/early classes.
+
+Usage (after the sweeps in this folder have run; see benchmarks/RESULTS.md):
+    python benchmarks/continual/analyze.py --runs benchmarks/results/continual/default \
+        --paper-runs benchmarks/results/calibration/runs
+
+Reads a class-incremental sweep folder (``<condition>/<variant>/seed_<k>``: ``base`` is the
+Gaussian sampler, ``sampler.kind=<kind>`` the others), takes each course's last record (its
+accuracy matrix, ACC, BWT, forgetting and the accuracy on the first 20 % and 50 % of classes,
+all on the test split, from :meth:`~replay_gym.scenarios.ClassIncrementalScenario.course_summary`)
+and writes ``RUNS/continual.json``, ``RUNS/continual.md`` and two figures: the mean accuracy
+matrix of each schedule (``accuracy_matrix.png``) and first-task accuracy after every night
+(``first_task.png``). A group whose seeds have not all finished is listed as waiting, never
+dropped; a test whose groups are missing is ``not run``.
+
+Acceptance (issue 11 §1): without replay the first task is forgotten (its accuracy after the last
+task <= 0.10); generative replay raises ACC (paired t-test over seeds, p < .05); oracle minus
+round-robin on ACC is larger than in the paper scenario (its final test accuracy, from the
+paper-scenario runs under ``--paper-runs``, ``<condition>/seed_<k>``). The seed papers' claims are
+tested beside them, each on the same seeds (paired t-tests).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tyro
+
+from replay_gym.analysis import load_records
+from replay_gym.atomic import atomic_write_text
+from replay_gym.plots import new_figure, save_figure
+from replay_gym.results import is_run_dir
+from replay_gym.stats import mean_sem, paired_t, paper_style
+
+ALPHA = 0.05
+FORGOTTEN = 0.10
+CONDITIONS = ("none", "generative", "round-robin", "weakest", "regression", "oracle")
+SAMPLERS = ("gaussian", "cvae", "cvae-repulsion", "recall")
+METRICS = ("acc", "bwt", "forgetting", "first_20pct_accuracy", "first_50pct_accuracy")
+
+
+def variant_of(sampler: str) -> str:
+    """The sweep's folder name of a sampler's cells (``base``: the preset's Gaussian)."""
+    return "base" if sampler == "gaussian" else f"sampler.kind={sampler}"
+
+
+def load_group(runs: Path, condition: str, sampler: str, seeds: tuple[int, ...]) -> dict | None:
+    """Per seed, the course's records; None until every seed has finished."""
+    folder = runs / condition / ("base" if condition == "none" else variant_of(sampler))
+    courses = {}
+    for seed in seeds:
+        run = folder / f"seed_{seed}"
+        if not is_run_dir(run):
+            return None
+        courses[seed] = load_records(run)
+    return courses
+
+
+def last(courses: dict, key: str) -> np.ndarray:
+    """``key`` of each course's last record, in seed order."""
+    return np.array([records[-1][key] for records in courses.values()], dtype=np.float64)
+
+
+def first_task_curve(courses: dict) -> np.ndarray:
+    """seeds x days: test accuracy on the first task after each night."""
+    return np.array(
+        [[r["task_test_accuracy"][0] for r in records] for records in courses.values()],
+        dtype=np.float64,
+    )
+
+
+def mean_matrix(courses: dict) -> np.ndarray:
+    """The accuracy matrix averaged over seeds (NaN above the diagonal)."""
+    stack = [
+        [[np.nan if v is None else v for v in row] for row in records[-1]["accuracy_matrix"]]
+        for records in courses.values()
+    ]
+    with warnings.catch_warnings():  # the cells above the diagonal are NaN in every seed
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.asarray(stack, dtype=np.float64), axis=0)
+
+
+def text(values: np.ndarray) -> str:
+    """``mean ± s.e.m.``."""
+    mean, sem = mean_sem(values)
+    return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
+
+
+@dataclass
+class Check:
+    """One row of the acceptance / claims table."""
+
+    name: str
+    target: str
+    ours: str = "not run"
+    met: bool | None = None
+    details: dict = field(default_factory=dict)
+
+
+def _paired(a: dict | None, b: dict | None, key: str, name: str, target: str,
+            better: bool = True) -> Check:  # fmt: skip
+    """a − b on ``key`` over seeds: mean ± s.e.m., paired t-test; met when a > b at p < .05."""
+    check = Check(name, target)
+    if a is None or b is None:
+        return check
+    x, y = last(a, key), last(b, key)
+    difference = x - y
+    test = paired_t(x, y)
+    check.ours = f"{text(difference)}, {paper_style(test)}"
+    check.met = bool(test.p < ALPHA and (difference.mean() > 0) == better)
+    check.details = {"difference": difference.tolist(), "t": test.statistic, "p": test.p}
+    return check
+
+
+def paper_oracle_gap(paper_runs: Path | None, seeds: tuple[int, ...]) -> np.ndarray | None:
+    """Oracle minus round-robin final test accuracy per seed in the paper scenario, if run."""
+    if paper_runs is None:
+        return None
+    finals = {}
+    for condition in ("oracle", "round-robin"):
+        runs = [paper_runs / condition / f"seed_{s}" for s in seeds]
+        if not all(is_run_dir(r) for r in runs):
+            return None
+        finals[condition] = np.array([load_records(r)[-1]["test_accuracy"] for r in runs])
+    return finals["oracle"] - finals["round-robin"]
+
+
+def acceptance(groups: dict, paper_gap: np.ndarray | None) -> list[Check]:
+    """Issue 11 §1's three criteria on the Gaussian sampler's courses."""
+    none = groups.get(("none", "gaussian"))
+    forgotten = Check("none: first-task test accuracy after the last task", f"<= {FORGOTTEN}")
+    if none is not None:
+        values = np.array([r[-1]["accuracy_matrix"][-1][0] for r in none.values()])
+        forgotten.ours, forgotten.met = text(values), bool(values.mean() <= FORGOTTEN)
+        forgotten.details = {"per_seed": values.tolist()}
+    checks = [
+        forgotten,
+        _paired(groups.get(("generative", "gaussian")), none, "acc",
+                "ACC: generative minus none", "> 0, paired t-test p < .05"),  # fmt: skip
+    ]
+    gap = Check("ACC oracle minus round-robin, against the paper scenario's final accuracy gap",
+                "larger than the paper scenario's")  # fmt: skip
+    oracle, rr = groups.get(("oracle", "gaussian")), groups.get(("round-robin", "gaussian"))
+    if oracle is not None and rr is not None:
+        ours = last(oracle, "acc") - last(rr, "acc")
+        if paper_gap is None:
+            gap.ours = f"{text(ours)}; paper scenario not run"
+        else:
+            gap.ours = f"{text(ours)} vs paper scenario {text(paper_gap)}"
+            gap.met = bool(ours.mean() > paper_gap.mean())
+            gap.details = {"class_incremental": ours.tolist(), "paper": paper_gap.tolist()}
+    checks.append(gap)
+    return checks
+
+
+def claims(groups: dict) -> list[Check]:
+    """The seed papers' claims, each beside ours on the same seeds (generative schedule)."""
+    none = groups.get(("none", "gaussian"))
+
+    def g(sampler: str) -> dict | None:
+        return groups.get(("generative", sampler))
+
+    return [
+        _paired(g("cvae"), none, "acc", "van de Ven et al.: internal (conditional VAE) replay "
+                "raises class-incremental ACC over no replay", "> 0, p < .05"),  # fmt: skip
+        _paired(g("cvae"), g("gaussian"), "acc", "cvae minus the paper's Gaussian sampler (ACC)",
+                "(comparison asked for; no claim)"),  # fmt: skip
+        _paired(g("recall"), none, "acc", "Ji et al.: automatic recall, with no generator and "
+                "no buffer, raises ACC over no replay", "> 0, p < .05"),  # fmt: skip
+        _paired(g("cvae-repulsion"), g("cvae"), "first_50pct_accuracy",
+                "Millichamp & Chen: repulsion raises accuracy on the first 50 % of classes",
+                "paper: +0.032 (CIFAR-100)"),  # fmt: skip
+        _paired(g("cvae-repulsion"), g("cvae"), "first_20pct_accuracy",
+                "Millichamp & Chen: repulsion raises accuracy on the first 20 % of classes",
+                "paper: +0.043 (CIFAR-100)"),  # fmt: skip
+    ]
+
+
+def results_table(groups: dict, waiting: list[str]) -> list[str]:
+    """Markdown rows: sampler x condition, every metric as mean ± s.e.m."""
+    lines = [
+        "| sampler | condition | ACC | BWT | forgetting | first 20 % | first 50 % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for sampler in SAMPLERS:
+        for condition in CONDITIONS:
+            if condition == "none" and sampler != "gaussian":
+                continue
+            courses = groups.get((condition, sampler))
+            if courses is None:
+                continue
+            row = " | ".join(text(last(courses, m)) for m in METRICS)
+            lines.append(f"| {sampler if condition != 'none' else '–'} | {condition} | {row} |")
+    if waiting:
+        lines += ["", "Waiting for: " + ", ".join(waiting)]
+    return lines
+
+
+def check_rows(checks: list[Check]) -> list[str]:
+    """Markdown rows of a checks table."""
+    lines = ["| check | target | ours | met |", "|---|---|---|---|"]
+    mark = {True: "yes", False: "no", None: "not run"}
+    lines += [f"| {c.name} | {c.target} | {c.ours} | {mark[c.met]} |" for c in checks]
+    return lines
+
+
+def figures(groups: dict, out: Path) -> list[Path]:
+    """The mean accuracy matrices and first-task accuracy over days (Gaussian sampler)."""
+    shown = [c for c in CONDITIONS if (c, "gaussian") in groups]
+    if not shown:
+        return []
+    fig = new_figure(3.0 * len(shown), 3.2)
+    for i, condition in enumerate(shown):
+        ax = fig.add_subplot(1, len(shown), i + 1)
+        matrix = mean_matrix(groups[(condition, "gaussian")])
+        ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+        for (t, j), value in np.ndenumerate(matrix):
+            if not np.isnan(value):
+                ax.text(j, t, f"{value:.2f}", ha="center", va="center", fontsize=6, color="w")
+        ax.set_title(condition, fontsize=9)
+        ax.set_xlabel("task tested")
+        ax.set_ylabel("after task" if i == 0 else "")
+    paths = [save_figure(fig, out / "accuracy_matrix.png")]
+    fig = new_figure()
+    ax = fig.add_subplot()
+    for condition in shown:
+        curve = first_task_curve(groups[(condition, "gaussian")])
+        days = np.arange(1, curve.shape[1] + 1)
+        mean = curve.mean(axis=0)
+        sem = curve.std(axis=0, ddof=1) / np.sqrt(len(curve)) if len(curve) > 1 else 0 * mean
+        ax.plot(days, mean, label=condition)
+        ax.fill_between(days, mean - sem, mean + sem, alpha=0.2)
+    ax.set_xlabel("day")
+    ax.set_ylabel("test accuracy on the first task")
+    ax.legend(fontsize=7)
+    paths.append(save_figure(fig, out / "first_task.png"))
+    return paths
+
+
+def analyse(runs: Path, paper_runs: Path | None = None,
+            seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> dict:  # fmt: skip
+    """Every group, the acceptance and the claims; written to ``runs``."""
+    if not runs.is_dir():
+        raise FileNotFoundError(f"{runs}: no such sweep folder")
+    groups, waiting = {}, []
+    for condition in CONDITIONS:
+        for sampler in SAMPLERS if condition != "none" else ("gaussian",):
+            courses = load_group(runs, condition, sampler, seeds)
+            if courses is None:
+                waiting.append(f"{condition}/{variant_of(sampler)}")
+            else:
+                groups[(condition, sampler)] = courses
+    checks = acceptance(groups, paper_oracle_gap(paper_runs, seeds))
+    seed_claims = claims(groups)
+    paths = figures(groups, runs)
+    result = {
+        "seeds": list(seeds),
+        "groups": {
+            f"{c}/{s}": {m: last(courses, m).tolist() for m in METRICS}
+            for (c, s), courses in groups.items()
+        },
+        "waiting": waiting,
+        "acceptance": [vars(c) for c in checks],
+        "claims": [vars(c) for c in seed_claims],
+        "figures": [p.name for p in paths],
+    }
+    lines = [
+        f"Class-incremental results in `{runs}`: seeds {list(seeds)}, test split, mean ± s.e.m.",
+        "",
+        *results_table(groups, waiting),
+        "",
+        "Acceptance (issue 11 §1):",
+        "",
+        *check_rows(checks),
+        "",
+        "The seed papers' claims beside ours (generative schedule, same seeds):",
+        "",
+        *check_rows(seed_claims),
+        "",
+    ]
+    atomic_write_text(runs / "continual.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(runs / "continual.md", "\n".join(lines))
+    return result
+
+
+def main(runs: Path, paper_runs: Path | None = None,
+         seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> None:  # fmt: skip
+    """Analyse a class-incremental sweep folder and print the table.
+
+    Args:
+        runs: The sweep's output folder.
+        paper_runs: Paper-scenario runs ``<condition>/seed_<k>`` (the calibration acceptance's
+            ``runs`` folder) for the oracle-gap comparison.
+        seeds: The seeds every group must have.
+    """
+    analyse(runs, paper_runs, seeds)
+    print((runs / "continual.md").read_text())
+
+
+if __name__ == "__main__":
+    tyro.cli(main)

@@ -1,0 +1,90 @@
+"""benchmarks/continual/analyze.py on synthetic class-incremental sweep folders with known answers."""
+
+import json
+
+import numpy as np
+import pytest
+
+SEEDS = (0, 1, 2)
+TASKS = 3
+
+
+def _matrix(diagonal: float, kept: float) -> list[list[float | None]]:
+    """After task t: ``diagonal`` on task t, ``kept`` on every earlier task, None later."""
+    return [
+        [diagonal if j == t else (kept if j < t else None) for j in range(TASKS)]
+        for t in range(TASKS)
+    ]
+
+
+def _write_run(folder, condition, seed, kept, first_20=None):
+    """A finished class-incremental course (one day per task) keeping ``kept`` of old tasks."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"condition": condition, "preset": "t"}))
+    matrix = _matrix(0.9, kept)
+    lines = []
+    for day in range(1, TASKS + 1):
+        record = {
+            "condition": condition, "seed": seed, "day": day,
+            "test_accuracy": float(np.mean([v for v in matrix[day - 1] if v is not None])),
+            "task_test_accuracy": matrix[day - 1],
+        }  # fmt: skip
+        lines.append(record)
+    final = matrix[-1]
+    lines[-1].update({
+        "accuracy_matrix": matrix, "acc": float(np.mean(final)), "bwt": kept - 0.9,
+        "forgetting": 0.9 - kept, "first_20pct_accuracy": kept if first_20 is None else first_20,
+        "first_50pct_accuracy": kept,
+    })  # fmt: skip
+    (folder / "results.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+
+
+def _sweep(root, conditions):
+    for seed in SEEDS:
+        for (condition, variant), kept in conditions.items():
+            _write_run(root / condition / variant / f"seed_{seed}", condition, seed,
+                       kept + 0.01 * seed * (condition == "generative"))  # fmt: skip
+
+
+def test_acceptance_and_claims_on_known_courses(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {
+        ("none", "base"): 0.0, ("generative", "base"): 0.3, ("round-robin", "base"): 0.3,
+        ("oracle", "base"): 0.6, ("generative", "sampler.kind=cvae"): 0.2,
+    })  # fmt: skip
+    paper = tmp_path / "paper"
+    for seed in SEEDS:  # paper scenario: oracle 0.02 above round-robin
+        for condition, accuracy in (("oracle", 0.82), ("round-robin", 0.80)):
+            folder = paper / condition / f"seed_{seed}"
+            folder.mkdir(parents=True)
+            (folder / "config.json").write_text("{}")
+            (folder / "results.jsonl").write_text(json.dumps({"test_accuracy": accuracy}) + "\n")
+    result = module.analyse(runs, paper, SEEDS)
+    forgotten, generative, gap = result["acceptance"]
+    assert forgotten["met"] and forgotten["details"]["per_seed"] == [0.0, 0.0, 0.0]
+    # ACC = (kept + kept + 0.9) / 3, so generative - none = 2 x 0.3 / 3 (+ the seed drift)
+    assert generative["met"]
+    assert np.allclose(generative["details"]["difference"], [0.2, 0.2 + 0.02 / 3, 0.2 + 0.04 / 3])
+    assert gap["met"] and np.allclose(gap["details"]["class_incremental"], 0.2)
+    assert np.allclose(gap["details"]["paper"], 0.02)
+    claims = {c["name"].split(":")[0]: c for c in result["claims"]}
+    assert claims["van de Ven et al."]["met"]  # cvae 0.2 kept > none 0
+    assert claims["Ji et al."]["met"] is None  # recall not run
+    assert "generative/sampler.kind=recall" in result["waiting"]
+    table = (runs / "continual.md").read_text()
+    assert "| gaussian | generative | 0." in table and "| – | none |" in table
+    assert (runs / "accuracy_matrix.png").exists() and (runs / "first_task.png").exists()
+
+
+def test_missing_seed_leaves_a_group_waiting_and_its_checks_not_run(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {("none", "base"): 0.05, ("generative", "base"): 0.3})
+    (runs / "generative" / "base" / "seed_2" / "results.jsonl").unlink()
+    result = module.analyse(runs, None, SEEDS)
+    assert "generative/base" in result["waiting"]
+    forgotten, generative, gap = result["acceptance"]
+    assert forgotten["met"] and generative["met"] is None and gap["ours"] == "not run"
+    with pytest.raises(FileNotFoundError, match="no such sweep folder"):
+        module.analyse(tmp_path / "absent")
