@@ -52,9 +52,10 @@ class LearnerConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     """Adam betas, each in [0, 1) (paper: Keras's 0.9, 0.999)."""
     adam_eps: float = 1.0
-    """Adam epsilon (paper: 1.0, as the authors' published code passed; METHOD §1). What it does
-    depends on the gradients' scale: the embedded presets use EMBEDDED_ADAM_EPS, the authors'
-    value rescaled to normalised inputs (see config.py). ``--help`` shows the chosen preset's."""
+    """Adam epsilon (paper: 1.0, as the authors' published code passed). What it does depends on
+    the gradients' scale: the embedded presets use 0.01 (fashion-mnist: 0.03), the authors' value
+    rescaled to this network's normalised inputs (the reasons: replay_gym/config.py).
+    ``--help`` shows the chosen preset's."""
     batch_size: int = 36
     """Images (day) and replayed activations (night) per optimiser step (paper: 36)."""
     augment: bool = True

@@ -173,3 +173,13 @@ def test_adam_eps_help_shows_the_presets_value_and_claims_no_other(name, capsys,
     entry = re.search(r"--env\.learner\.adam-eps FLOAT (.*?)\(default: ([^)]*)\)", text)
     assert float(entry.group(2)) == PRESETS[name].learner.adam_eps
     assert "default here" not in entry.group(1) and "SPEC" not in text
+
+
+def test_adam_eps_help_names_the_presets_values_not_constants(capsys, monkeypatch):
+    from replay_gym.config import EMBEDDED_ADAM_EPS, FASHION_MNIST_ADAM_EPS
+
+    text = _help(capsys, monkeypatch, "run")
+    entry = re.search(r"--env\.learner\.adam-eps FLOAT (.*?)\(default: ", text).group(1)
+    assert f"presets use {EMBEDDED_ADAM_EPS:g}" in entry.replace(" ", " ")
+    assert f"fashion-mnist: {FASHION_MNIST_ADAM_EPS:g}" in entry
+    assert "ADAM_EPS" not in entry and "METHOD" not in entry
