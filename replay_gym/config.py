@@ -54,8 +54,9 @@ class LearnerConfig:
     adam_eps: float = 1.0
     """Adam epsilon (paper: 1.0, as the authors' published code passed). What it does depends on
     the gradients' scale: the embedded presets use 0.01 (fashion-mnist: 0.03), the authors' value
-    rescaled to this network's normalised inputs (the reasons: replay_gym/config.py).
-    ``--help`` shows the chosen preset's."""
+    rescaled to this network's normalised inputs, and fashion-mnist-class-incremental 0.001,
+    chosen on validation data (the reasons: replay_gym/config.py). The help shows the chosen
+    preset's."""
     batch_size: int = 36
     """Images (day) and replayed activations (night) per optimiser step (paper: 36)."""
     augment: bool = True
@@ -561,6 +562,14 @@ CLASS_INCREMENTAL_SAMPLES_PER_CLASS = 180
 so that a night over all 10 classes is the default's 50 steps (without it, 900 per class would
 make the last nights 250 steps)."""
 
+FASHION_MNIST_CLASS_INCREMENTAL_ADAM_EPS = 1e-3
+"""Adam epsilon of the fashion-mnist-class-incremental preset, chosen on the validation split
+(seeds 100-101; ``benchmarks/results/calibration_fmnist/class_incremental/screen.md``). Its base
+is the default's, pretrained on procedural images, so garments are learned from features made
+for other images: with the default's 1e-2 (at 180, 540 or 900 images per class) or 3e-3 a task
+reached only 0.55-0.67 validation accuracy right after its two days; 1e-3 (a faster learner)
+reached 0.79, the first of the candidates to meet all three criteria of the screen."""
+
 PRESETS: dict[str, EnvConfig] = {
     "default": EnvConfig(
         learner=LearnerConfig(adam_eps=EMBEDDED_ADAM_EPS),
@@ -594,7 +603,7 @@ PRESETS: dict[str, EnvConfig] = {
         scenario="class-incremental",
     ),
     "fashion-mnist-class-incremental": EnvConfig(
-        learner=LearnerConfig(adam_eps=EMBEDDED_ADAM_EPS),
+        learner=LearnerConfig(adam_eps=FASHION_MNIST_CLASS_INCREMENTAL_ADAM_EPS),
         data=DataConfig(
             source="fashion-mnist",
             n_classes=10,
