@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from replay_gym.config import EnvConfig, config_to_dict
+from replay_gym.config import EnvConfig, comparable_env, config_to_dict
 from replay_gym.metrics import standard_error
 from replay_gym.runner import RunArgs, run
 
@@ -136,31 +136,8 @@ def reusable(run_dir: Path, seeds: list[int], env: EnvConfig) -> bool:
     except FileNotFoundError:
         return False
     wanted = json.loads(json.dumps(config_to_dict(env)))
-    recorded = _with_defaults(config["env"], json.loads(json.dumps(config_to_dict(EnvConfig()))))
-    same_env = _run_relevant(recorded) == _run_relevant(wanted)
+    same_env = comparable_env(config["env"]) == comparable_env(wanted)
     return same_env and config["seeds"] == list(seeds) and (run_dir / "results.jsonl").exists()
-
-
-def _with_defaults(recorded: dict, defaults: dict) -> dict:
-    """``recorded`` with settings added since it was written set to their defaults."""
-    out = dict(recorded)
-    for key, value in defaults.items():
-        if key not in out:
-            out[key] = value
-        elif isinstance(value, dict) and isinstance(out[key], dict):
-            out[key] = _with_defaults(out[key], value)
-    return out
-
-
-def _run_relevant(env: dict) -> dict:
-    """``env`` (a config dict) with the down-sampling factors of unused blocks blanked."""
-    try:
-        layer = int(env["replay_layer"])
-        factors = list(env["sampler"]["downsample"])
-    except (KeyError, TypeError, ValueError):
-        return env
-    kept = [f if k == layer else None for k, f in enumerate(factors, start=1)]
-    return {**env, "sampler": {**env["sampler"], "downsample": kept}}
 
 
 def run_or_reuse(args: RunArgs, rerun: bool = False) -> list[dict]:

@@ -15,6 +15,7 @@ annotation (:func:`replay_gym.validation.check_fields`), then the field's range 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -727,6 +728,36 @@ def config_to_dict(config: EnvConfig) -> dict[str, Any]:
         "n_real_days": config.n_real_days,
         "replay_shape": list(config.learner.pool_shape(config.replay_layer)),
     }
+    return out
+
+
+def comparable_env(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded environment configuration (``config.json``'s ``env``) as it bears on a course.
+
+    Settings added to :class:`EnvConfig` since it was written take their defaults (a new
+    setting's default is what earlier versions did), and the down-sampling factors of blocks
+    the course does not replay from are blanked (the sampler is fitted at ``replay_layer``
+    only). Two records that compare equal after this run the same course: used to reuse a
+    finished run and to resume an interrupted one.
+    """
+    filled = _with_defaults(recorded, json.loads(json.dumps(config_to_dict(EnvConfig()))))
+    try:
+        layer = int(filled["replay_layer"])
+        factors = list(filled["sampler"]["downsample"])
+    except (KeyError, TypeError, ValueError):
+        return filled
+    kept = [f if k == layer else None for k, f in enumerate(factors, start=1)]
+    return {**filled, "sampler": {**filled["sampler"], "downsample": kept}}
+
+
+def _with_defaults(recorded: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``recorded`` with the keys of ``defaults`` it lacks added, section by section."""
+    out = dict(recorded)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _with_defaults(out[key], value)
     return out
 
 

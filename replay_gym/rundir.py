@@ -32,6 +32,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from replay_gym.atomic import atomic_write_json
+from replay_gym.config import comparable_env
 from replay_gym.provenance import replay_gym_version
 from replay_gym.statefile import differences, load_tree, save_tree
 
@@ -374,7 +375,7 @@ def _check_same_run(path: Path, saved: dict[str, Any], config: dict[str, Any]) -
             f"cannot resume {path}: the model {config.get('model')} has changed since the run "
             "started (its SHA-256 differs); put the original file back to resume"
         )
-    changed = differences(_checked(saved), json.loads(json.dumps(_checked(config))))
+    changed = differences(_comparable(saved), _comparable(json.loads(json.dumps(config))))
     if changed:
         raise ValueError(
             f"cannot resume {path} with other settings: " + "; ".join(changed)
@@ -391,6 +392,14 @@ def _check_same_run(path: Path, saved: dict[str, Any], config: dict[str, Any]) -
 
 def _checked(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in UNCHECKED}
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """``_checked(config)`` with its ``env`` as it bears on the course (``comparable_env``)."""
+    checked = _checked(config)
+    if isinstance(checked.get("env"), dict):
+        checked["env"] = comparable_env(checked["env"])
+    return checked
 
 
 def _digest(config: dict[str, Any]) -> str:

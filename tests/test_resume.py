@@ -7,6 +7,7 @@ real process with SIGKILL, SIGTERM or SIGINT at an exact point (``tests/kill_dri
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -386,3 +387,45 @@ def test_sigkill_from_outside_at_an_unknown_moment_then_resume_is_exact(tmp_path
     process.wait()
     resume(out)
     assert outputs(out) == reference[1]
+
+
+def test_a_run_started_before_settings_were_added_resumes(
+    tmp_path, monkeypatch, stop_at_replay, reference
+):
+    """Regression: a sweep cell interrupted under an older checkout could not resume, not even
+    with its own ``--resume`` command, because its config.json lacked settings added since
+    (whose defaults are what it ran) and recorded other down-sampling factors for blocks it does
+    not replay from; both cannot change the course (the latter: tests/sweep)."""
+    from replay_gym.statefile import load_tree, save_tree
+
+    out = tmp_path / "run"
+    stop_at_replay(NIGHT + 3)
+    with pytest.raises(RunInterrupted):
+        run(_args(out))
+    monkeypatch.undo()
+    staging = staging_path(out)
+    saved = json.loads((staging / "config.json").read_text())
+    del saved["env"]["learner"]["compile"], saved["env"]["days_per_task"]  # added since
+    (staging / "config.json").write_text(json.dumps(saved))
+    checkpoint = load_tree(staging / CHECKPOINT, rundir.CHECKPOINT_KIND)
+    checkpoint["config_sha256"] = rundir._digest(saved)
+    save_tree(staging / CHECKPOINT, checkpoint, rundir.CHECKPOINT_KIND)
+    resume(out)  # the run's own command
+    assert outputs(out) == reference[1]
+
+
+def test_resume_still_refuses_a_setting_that_changes_the_course(
+    tmp_path, monkeypatch, stop_at_replay
+):
+    out = tmp_path / "run"
+    stop_at_replay(2)
+    with pytest.raises(RunInterrupted):
+        run(_args(out))
+    monkeypatch.undo()
+    staging = staging_path(out)
+    saved = json.loads((staging / "config.json").read_text())
+    layer = saved["env"]["replay_layer"]
+    saved["env"]["sampler"]["downsample"][layer - 1] = 2  # the replay layer's own factor
+    (staging / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=rf"env.sampler.downsample\[{layer - 1}\]: saved 2, now 1"):
+        run(dataclasses.replace(_args(out), resume=out))

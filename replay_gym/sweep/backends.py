@@ -8,6 +8,8 @@ write the same directory layout and the same done markers. None schedules anythi
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import json
 import multiprocessing
 import os
 import signal
@@ -46,9 +48,6 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
     A cell whose done marker exists is skipped. An unfinished one (a ``.partial`` left by a
     killed run) is resumed from its last checkpoint, or started again when it has none.
     """
-    import dataclasses
-    import json
-
     import torch
 
     from replay_gym.rundir import CHECKPOINT, staging_path
@@ -72,7 +71,7 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
             progress=False, threads=threads,
         )
         if (staging_path(run_dir) / CHECKPOINT).exists():
-            args = dataclasses.replace(args, overwrite=False, resume=run_dir)
+            args = _resume_args(args, run_dir)
         with open(os.devnull, "w") as quiet:
             run(args, stream=quiet)
         seconds = time.perf_counter() - started
@@ -85,6 +84,26 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
             cell["dir"], "failed", time.perf_counter() - started,
             f"{detail}\n{traceback.format_exc(limit=-3)}",
         ).__dict__
+
+
+def _resume_args(args: Any, run_dir: Path) -> Any:
+    """The arguments that resume a cell's interrupted run.
+
+    When the run's recorded settings describe the same course as the cell's
+    (:func:`~replay_gym.config.comparable_env`: settings added since take their defaults,
+    down-sampling of blocks not replayed from is ignored), the run resumes with its own
+    settings, as ``run --resume`` does; a partial cell started by an older checkout resumes
+    too. Otherwise the cell's settings are passed, and the runner refuses them by name.
+    """
+    from replay_gym.config import comparable_env, config_to_dict
+    from replay_gym.rundir import read_config
+    from replay_gym.runner import RunArgs
+
+    saved = read_config(run_dir)
+    wanted = json.loads(json.dumps(config_to_dict(args.env_config)))
+    if isinstance(saved.get("env"), dict) and comparable_env(saved["env"]) == comparable_env(wanted):
+        return RunArgs.resuming(run_dir, progress=False, threads=args.threads)
+    return dataclasses.replace(args, overwrite=False, resume=run_dir)
 
 
 Report = Callable[[dict[str, Any]], None]

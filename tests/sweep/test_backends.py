@@ -122,3 +122,68 @@ def test_an_interrupted_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert results(tmp_path / "a") == results(tmp_path / "b")
     config = json.loads((tmp_path / "a" / cell["dir"] / "config.json").read_text())
     assert config["threads"] == 1
+
+
+def test_a_cell_interrupted_under_older_settings_resumes_with_its_own(tmp_path, monkeypatch):
+    """Regression: a cell whose partial run was started by an older checkout (other down-sampling
+    of blocks it does not replay from, settings added since absent) failed to resume forever."""
+    import os
+    import re
+    import signal
+
+    from replay_gym.envs.replay_select import ReplaySelectionEnv
+    from replay_gym.sweep.backends import run_cell
+    from replay_gym.sweep.grid import Cell
+
+    older = (("days", 2), ("sampler.downsample", [2, 2, 2, 1, 1]), ("steps_per_night", 3))
+    now = Cell(condition="random", seed=0, preset="smoke",
+               overrides=(("days", 2), ("steps_per_night", 3))).to_dict()
+    then = {**Cell(condition="random", seed=0, preset="smoke", overrides=older).to_dict(),
+            "dir": now["dir"]}  # fmt: skip
+    original, calls = ReplaySelectionEnv._replay, []
+
+    def replay(self, *args):
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    assert run_cell(then, str(tmp_path / "a"), 1)["status"] == "failed"  # interrupted
+    monkeypatch.undo()
+    assert run_cell(now, str(tmp_path / "a"), 1)["status"] == "done"
+    assert run_cell(then, str(tmp_path / "b"), 1)["status"] == "done"  # never interrupted
+
+    def results(root):
+        text = (root / now["dir"] / "results.jsonl").read_text()
+        return re.sub(r'"wall_time": [-+0-9.e]+', "", text)
+
+    assert results(tmp_path / "a") == results(tmp_path / "b")
+
+
+def test_a_cell_interrupted_under_a_setting_that_matters_is_refused(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from replay_gym.envs.replay_select import ReplaySelectionEnv
+    from replay_gym.sweep.backends import run_cell
+    from replay_gym.sweep.grid import Cell
+
+    now = Cell(condition="random", seed=0, preset="smoke",
+               overrides=(("days", 2), ("steps_per_night", 3))).to_dict()
+    then = {**Cell(condition="random", seed=0, preset="smoke",
+                   overrides=(("days", 2), ("lr", 1e-3), ("steps_per_night", 3))).to_dict(),
+            "dir": now["dir"]}  # fmt: skip
+    original, calls = ReplaySelectionEnv._replay, []
+
+    def replay(self, *args):
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    run_cell(then, str(tmp_path / "a"), 1)
+    monkeypatch.undo()
+    outcome = run_cell(now, str(tmp_path / "a"), 1)
+    assert outcome["status"] == "failed" and "env.learner.lr: saved 0.001, now" in outcome["error"]
