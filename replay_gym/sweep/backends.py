@@ -101,7 +101,8 @@ def _resume_args(args: Any, run_dir: Path) -> Any:
 
     saved = read_config(run_dir)
     wanted = json.loads(json.dumps(config_to_dict(args.env_config)))
-    if isinstance(saved.get("env"), dict) and comparable_env(saved["env"]) == comparable_env(wanted):
+    recorded = saved.get("env")
+    if isinstance(recorded, dict) and comparable_env(recorded) == comparable_env(wanted):
         return RunArgs.resuming(run_dir, progress=False, threads=args.threads)
     return dataclasses.replace(args, overwrite=False, resume=run_dir)
 
