@@ -263,8 +263,10 @@ class RunDir:
         """Reopen the interrupted run of ``path`` at its last checkpoint.
 
         ``config`` is this invocation's ``config.json``; every entry but :data:`UNCHECKED` must
-        equal the saved one, and replay-gym's version must be the same (other packages'
-        versions may differ, with a warning).
+        equal the saved one, its ``env`` up to what cannot change the course
+        (:func:`~replay_gym.config.comparable_env`), and replay-gym's version must be the same
+        (other packages' versions may differ, with a warning). The run goes on with its own
+        saved settings.
 
         Raises:
             FileNotFoundError: ``path`` holds no interrupted run.

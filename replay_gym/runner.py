@@ -270,6 +270,10 @@ def run(args: RunArgs, *, stream: TextIO | None = None) -> list[dict[str, Any]]:
     config = run_config(args)
     if args.resume is not None:
         rundir = RunDir.resume(args.run_dir, config)
+        # The settings passed describe the same course as the run's (RunDir.resume checked it,
+        # up to settings added since and down-sampling of blocks not replayed from); the course
+        # goes on with the run's own, which its saved state was made with.
+        args = dataclasses.replace(args, env=config_from_dict(rundir.config["env"]))
     else:
         rundir = RunDir.create(args.run_dir, config, args.overwrite)
     threads = torch.get_num_threads()

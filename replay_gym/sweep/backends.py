@@ -71,7 +71,7 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
             progress=False, threads=threads,
         )
         if (staging_path(run_dir) / CHECKPOINT).exists():
-            args = _resume_args(args, run_dir)
+            args = dataclasses.replace(args, overwrite=False, resume=run_dir)
         with open(os.devnull, "w") as quiet:
             run(args, stream=quiet)
         seconds = time.perf_counter() - started
@@ -84,27 +84,6 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
             cell["dir"], "failed", time.perf_counter() - started,
             f"{detail}\n{traceback.format_exc(limit=-3)}",
         ).__dict__
-
-
-def _resume_args(args: Any, run_dir: Path) -> Any:
-    """The arguments that resume a cell's interrupted run.
-
-    When the run's recorded settings describe the same course as the cell's
-    (:func:`~replay_gym.config.comparable_env`: settings added since take their defaults,
-    down-sampling of blocks not replayed from is ignored), the run resumes with its own
-    settings, as ``run --resume`` does; a partial cell started by an older checkout resumes
-    too. Otherwise the cell's settings are passed, and the runner refuses them by name.
-    """
-    from replay_gym.config import comparable_env, config_to_dict
-    from replay_gym.rundir import read_config
-    from replay_gym.runner import RunArgs
-
-    saved = read_config(run_dir)
-    wanted = json.loads(json.dumps(config_to_dict(args.env_config)))
-    recorded = saved.get("env")
-    if isinstance(recorded, dict) and comparable_env(recorded) == comparable_env(wanted):
-        return RunArgs.resuming(run_dir, progress=False, threads=args.threads)
-    return dataclasses.replace(args, overwrite=False, resume=run_dir)
 
 
 Report = Callable[[dict[str, Any]], None]

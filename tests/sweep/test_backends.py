@@ -16,6 +16,24 @@ def _args(tmp_path, **kwargs):
     return SweepArgs(**{**base, **kwargs})
 
 
+def _sigterm_at_replay(monkeypatch, n):
+    """Send this process SIGTERM at the env's n-th replay step (``monkeypatch.undo()`` disarms)."""
+    import os
+    import signal
+
+    from replay_gym.envs.replay_select import ReplaySelectionEnv
+
+    original, calls = ReplaySelectionEnv._replay, []
+
+    def replay(self, *args):
+        calls.append(1)
+        if len(calls) == n:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+
+
 @pytest.mark.slow
 def test_local_sweep_runs_skips_finished_cells_and_matches_the_runner(tmp_path, capsys):
     args = _args(tmp_path, workers=2)
@@ -88,26 +106,15 @@ def test_bad_arguments_are_refused(tmp_path):
 
 @pytest.mark.slow
 def test_an_interrupted_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    import os
     import re
-    import signal
 
-    from replay_gym.envs.replay_select import ReplaySelectionEnv
     from replay_gym.rundir import CHECKPOINT, staging_path
     from replay_gym.sweep.backends import run_cell
     from replay_gym.sweep.grid import Cell
 
     cell = Cell(condition="random", seed=0, preset="smoke",
                 overrides=(("days", 2), ("steps_per_night", 3))).to_dict()
-    original, calls = ReplaySelectionEnv._replay, []
-
-    def replay(self, *args):
-        calls.append(1)
-        if len(calls) == 4:  # night 2, step 1
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(self, *args)
-
-    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    _sigterm_at_replay(monkeypatch, 4)  # night 2, step 1
     first = run_cell(cell, str(tmp_path / "a"), 1)
     assert first["status"] == "failed" and "stopped by SIGTERM" in first["error"]
     assert (staging_path(tmp_path / "a" / cell["dir"]) / CHECKPOINT).exists()
@@ -127,11 +134,8 @@ def test_an_interrupted_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_a_cell_interrupted_under_older_settings_resumes_with_its_own(tmp_path, monkeypatch):
     """Regression: a cell whose partial run was started by an older checkout (other down-sampling
     of blocks it does not replay from, settings added since absent) failed to resume forever."""
-    import os
     import re
-    import signal
 
-    from replay_gym.envs.replay_select import ReplaySelectionEnv
     from replay_gym.sweep.backends import run_cell
     from replay_gym.sweep.grid import Cell
 
@@ -140,15 +144,7 @@ def test_a_cell_interrupted_under_older_settings_resumes_with_its_own(tmp_path, 
                overrides=(("days", 2), ("steps_per_night", 3))).to_dict()
     then = {**Cell(condition="random", seed=0, preset="smoke", overrides=older).to_dict(),
             "dir": now["dir"]}  # fmt: skip
-    original, calls = ReplaySelectionEnv._replay, []
-
-    def replay(self, *args):
-        calls.append(1)
-        if len(calls) == 4:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(self, *args)
-
-    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    _sigterm_at_replay(monkeypatch, 4)
     assert run_cell(then, str(tmp_path / "a"), 1)["status"] == "failed"  # interrupted
     monkeypatch.undo()
     assert run_cell(now, str(tmp_path / "a"), 1)["status"] == "done"
@@ -162,10 +158,7 @@ def test_a_cell_interrupted_under_older_settings_resumes_with_its_own(tmp_path, 
 
 
 def test_a_cell_interrupted_under_a_setting_that_matters_is_refused(tmp_path, monkeypatch):
-    import os
-    import signal
 
-    from replay_gym.envs.replay_select import ReplaySelectionEnv
     from replay_gym.sweep.backends import run_cell
     from replay_gym.sweep.grid import Cell
 
@@ -174,15 +167,7 @@ def test_a_cell_interrupted_under_a_setting_that_matters_is_refused(tmp_path, mo
     then = {**Cell(condition="random", seed=0, preset="smoke",
                    overrides=(("days", 2), ("lr", 1e-3), ("steps_per_night", 3))).to_dict(),
             "dir": now["dir"]}  # fmt: skip
-    original, calls = ReplaySelectionEnv._replay, []
-
-    def replay(self, *args):
-        calls.append(1)
-        if len(calls) == 4:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(self, *args)
-
-    monkeypatch.setattr(ReplaySelectionEnv, "_replay", replay)
+    _sigterm_at_replay(monkeypatch, 4)
     run_cell(then, str(tmp_path / "a"), 1)
     monkeypatch.undo()
     outcome = run_cell(now, str(tmp_path / "a"), 1)
