@@ -32,7 +32,7 @@ from replay_gym.results import (
     load_runs,
     per_seed,
 )
-from replay_gym.stats import linear_regression, mean_sem, paper_style
+from replay_gym.stats import linear_regression, mean_sem, mean_sem_text, paper_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -203,8 +203,7 @@ def compare(args: CompareArgs) -> str:
         part = summary[summary["label"] == label]
         cells = []
         for column in ("final", "mean_over_days"):
-            mean, sem = mean_sem(part[column].to_numpy())
-            cells.append(f"{mean:.3f}" + ("" if sem is None else f" ± {sem:.3f}"))
+            cells.append(mean_sem_text(part[column].to_numpy()))
         runs = ", ".join(table.loc[table["label"] == label, "run"].unique())
         lines.append(f"{label:>24}  {cells[0]:>15}  {cells[1]:>15}  {runs}")
     text = "\n".join(lines)

@@ -91,6 +91,12 @@ def mean_sem(values: Sequence[float] | np.ndarray) -> tuple[float, float | None]
     return float(values.mean()), sem
 
 
+def mean_sem_text(values: Sequence[float] | np.ndarray) -> str:
+    """``"mean ± s.e.m."`` to three decimals (the mean alone for a single value)."""
+    mean, sem = mean_sem(values)
+    return f"{mean:.3f}" + ("" if sem is None else f" ± {sem:.3f}")
+
+
 def _paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> tuple:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape:

@@ -13,6 +13,7 @@ from replay_gym.stats import (
     iqm_ci,
     linear_regression,
     mean_sem,
+    mean_sem_text,
     mixed_anova,
     normalised_score,
     paired_t,
@@ -26,6 +27,11 @@ from replay_gym.stats import (
 def test_mean_sem_by_hand():
     assert mean_sem([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1 / math.sqrt(3)))
     assert mean_sem([0.5]) == (0.5, None)
+
+
+def test_mean_sem_text_by_hand():
+    assert mean_sem_text([1.0, 2.0, 3.0]) == "2.000 ± 0.577"
+    assert mean_sem_text([0.5]) == "0.500"
 
 
 def test_paired_t_by_hand():

@@ -34,7 +34,8 @@ from replay_gym.analysis import load_records
 from replay_gym.atomic import atomic_write_text
 from replay_gym.plots import new_figure, save_figure
 from replay_gym.results import is_run_dir
-from replay_gym.stats import mean_sem, paired_t, paper_style
+from replay_gym.stats import mean_sem_text as text
+from replay_gym.stats import paired_t, paper_style
 
 ALPHA = 0.05
 FORGOTTEN = 0.10
@@ -82,12 +83,6 @@ def mean_matrix(courses: dict) -> np.ndarray:
     with warnings.catch_warnings():  # the cells above the diagonal are NaN in every seed
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(np.asarray(stack, dtype=np.float64), axis=0)
-
-
-def text(values: np.ndarray) -> str:
-    """``mean ± s.e.m.``."""
-    mean, sem = mean_sem(values)
-    return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
 
 
 @dataclass

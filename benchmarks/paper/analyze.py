@@ -27,7 +27,7 @@ from replay_gym.atomic import atomic_write_text
 from replay_gym.results import class_table, find_run_dirs, load_runs, per_seed
 from replay_gym.stats import (
     linear_regression,
-    mean_sem,
+    mean_sem_text,
     mixed_anova,
     paired_t,
     paper_style,
@@ -68,8 +68,7 @@ def group(runs: Path, condition: str, variant: str, seeds: int) -> pd.DataFrame 
 
 
 def _mean_text(values) -> str:
-    mean, sem = mean_sem(np.asarray(values, dtype=float))
-    return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
+    return mean_sem_text(np.asarray(values, dtype=float))
 
 
 def _final(table: pd.DataFrame) -> pd.Series:
