@@ -1,4 +1,4 @@
-"""benchmarks/continual/analyze.py on synthetic class-incremental sweep folders with known answers."""
+"""benchmarks/continual/analyze.py on synthetic class-incremental sweeps with known answers."""
 
 import json
 

@@ -13,7 +13,12 @@ from collections.abc import Callable
 
 from replay_gym.config import N_BLOCKS, SamplerConfig
 from replay_gym.registry import Messages, Registry
-from replay_gym.samplers.base import LearnerDivergedError, ReplayTargets, Sampler
+from replay_gym.samplers.base import (
+    LearnerDivergedError,
+    ReplayTargets,
+    Sampler,
+    SamplerDivergedError,
+)
 from replay_gym.samplers.continual import ContinualSampler, frozen_copy, state_bytes
 from replay_gym.samplers.cvae import ClassConditionalVAE, CVAESampler
 from replay_gym.samplers.gaussian import GaussianSampler, downsample, upsample
@@ -29,6 +34,7 @@ __all__ = [
     "RecallSampler",
     "ReplayTargets",
     "Sampler",
+    "SamplerDivergedError",
     "SamplerFactory",
     "VeridicalSampler",
     "downsample",

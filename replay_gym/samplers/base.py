@@ -12,7 +12,7 @@ import torch
 if TYPE_CHECKING:
     from replay_gym.learner.cortex import Learner
 
-__all__ = ["LearnerDivergedError", "ReplayTargets", "Sampler"]
+__all__ = ["LearnerDivergedError", "ReplayTargets", "Sampler", "SamplerDivergedError"]
 
 _FINITE_CHUNK = 256
 """Activations checked for NaN/infinity at once (bounds the boolean scratch tensor)."""
@@ -28,6 +28,10 @@ class LearnerDivergedError(ValueError):
     def __init__(self, message: str, classes: list[int]) -> None:
         super().__init__(message)
         self.classes = classes
+
+
+class SamplerDivergedError(ValueError):
+    """A learned sampler's own training went to NaN or infinity; it refuses to replay NaN."""
 
 
 @dataclass(frozen=True)

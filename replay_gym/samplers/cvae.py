@@ -17,10 +17,11 @@ The VAE is separate from the classifier (BI-R merges them, "replay through feedb
 classifier is the learner's VGG). Like the Gaussian sampler it works on the layer's activations
 down-sampled by ``sampler.downsample`` and up-samples its samples by repetition, so the two are
 compared like for like at every layer. Activations are divided per channel by their deviation on
-the first day; the reconstruction loss is BI-R's for internal replay, a unit-variance Gaussian
-(half the squared error) averaged over features, and the KL term is divided by the number of
-features too. The KL to the class's Gaussian is computed in closed form (BI-R estimates it from
-one latent draw; same expectation). Samples are clamped at 0, as the ReLU max-pool outputs they
+the first day, floored at a tenth of the median channel's (:func:`channel_scale`); the
+reconstruction loss is BI-R's for internal replay, a unit-variance Gaussian (half the squared
+error) averaged over features, and the KL term is divided by the number of features too. The KL
+to the class's Gaussian is computed in closed form (BI-R estimates it from one latent draw; same
+expectation). Samples are clamped at 0, as the ReLU max-pool outputs they
 stand for are.
 
 *Feature exaggeration* (Millichamp & Chen, ``004_...``, ``repulsion=True``): on replayed batches
@@ -44,6 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from replay_gym.config import CVAEConfig
+from replay_gym.samplers.base import SamplerDivergedError
 from replay_gym.samplers.continual import ContinualSampler, frozen_copy
 from replay_gym.samplers.gaussian import _check_factor, downsample, upsample
 from replay_gym.statefile import load_optimizer_state, optimizer_state
@@ -55,6 +57,19 @@ _MEAN_SAMPLES = 256
 
 _CHUNK = 256
 """Activations down-sampled or decoded at once outside training (bounds scratch memory)."""
+
+_SCALE_FLOOR = 0.1
+"""Smallest per-channel scale, as a share of the median channel's first-day deviation.
+
+Without a floor, a channel almost silent for the first day's classes (deviation 1e-4 at block 4
+of the class-incremental default) reached the VAE hundreds of units out once a later class drove
+it, and the VAE's losses overflowed to NaN on the first day of the second task."""
+
+
+_LOGVAR_LIMIT = 30.0
+"""The encoder's log-variances are clamped to +-30: a numerical guard (exp(89) overflows float32)
+that an input far out of range cannot push into NaN; BI-R has none, and in-range fits never reach
+it."""
 
 
 def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
@@ -119,7 +134,7 @@ class ClassConditionalVAE(nn.Module):
         for layer in self.encoder:
             h = F.relu(layer(h))
         mean, logvar = self.to_z(h).chunk(2, dim=1)
-        return mean, logvar
+        return mean, logvar.clamp(-_LOGVAR_LIMIT, _LOGVAR_LIMIT)
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Reconstructions [n, dim] of latents [n, latent], gated by each row's class."""
@@ -151,6 +166,21 @@ class ClassConditionalVAE(nn.Module):
         """Decoded draws [n, dim] from the classes' Gaussians, ``noise`` [n, latent] standard."""
         z = self.prior_mean[labels] + torch.exp(0.5 * self.prior_logvar[labels]) * noise
         return self.decode(z, labels)
+
+
+def channel_scale(deviation: torch.Tensor) -> torch.Tensor:
+    """Per-channel divisors [C] from the channels' deviations: floored at a tenth of the median.
+
+    A channel whose deviation is below ``_SCALE_FLOOR`` times the median channel's (a silent
+    one included) is divided by that floor instead; all silent: 1.
+    """
+    live = deviation[deviation > 0]
+    if not len(live):
+        return torch.ones_like(deviation)
+    median = deviation.median()
+    if median <= 0:
+        median = live.median()
+    return deviation.clamp(min=float(median) * _SCALE_FLOOR)
 
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -238,6 +268,11 @@ class CVAESampler(ContinualSampler):
                     loss = new_weight * loss + (1.0 - new_weight) * self._replay_loss(
                         vae, x_old, y_old, means, generator
                     )
+                if not torch.isfinite(loss):
+                    raise SamplerDivergedError(
+                        f"the cvae sampler's VAE diverged on fit {self._fits} (its loss is "
+                        f"{float(loss)}); lower sampler.cvae.lr"
+                    )
                 self._optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self._optimizer.step()
@@ -272,9 +307,7 @@ class CVAESampler(ContinualSampler):
             squares += (low**2).sum(dim=(0, 2, 3))
         count = len(activations) * low_shape[1] * low_shape[2]
         variance = (squares / count - (sums / count) ** 2).clamp(min=0.0)
-        scale = variance.sqrt()
-        scale[scale <= 1e-8] = 1.0  # a silent channel keeps its units
-        self._scale = scale.float()
+        self._scale = channel_scale(variance.sqrt()).float()
 
     def _class_means(
         self,

@@ -10,7 +10,8 @@ import torch
 from torch import distributions as D
 
 from replay_gym.config import CVAEConfig
-from replay_gym.samplers.cvae import ClassConditionalVAE, reconstruction_loss
+from replay_gym.samplers import SamplerDivergedError
+from replay_gym.samplers.cvae import ClassConditionalVAE, channel_scale, reconstruction_loss
 from replay_gym.samplers.gaussian import downsample
 
 from .seeded import activations, fit_day, make, tiny_learner
@@ -163,3 +164,53 @@ def test_memory_counts_the_vae_its_adam_moments_and_the_copy():
     above = sampler.learner.model.above(4)
     assert parts["model_copy"] == sum(p.numel() for p in above.parameters()) * 4
     assert sampler.fits == 2 and math.isfinite(sum(parts.values()))
+
+
+def _quiet_channel_day(classes: list[int], loud: bool, seed: int):
+    """Day activations whose channel 0 is near-silent (1e-6) unless ``loud`` (then about 5)."""
+    acts, labels = activations(4, classes, seed=seed)
+    acts[:, 0] = 5.0 * acts[:, 0] if loud else 1e-6 * acts[:, 0]
+    return acts, labels
+
+
+def test_a_channel_quiet_on_the_first_day_does_not_blow_up_the_vae_later():
+    """Regression: class-incremental runs diverged (NaN samples on the first day of task 2).
+
+    Channels were divided by their first-day deviation, so a channel almost silent for the
+    first task's classes reached the VAE hundreds of deviations out when a later class drove
+    it, and the VAE's losses overflowed.
+    """
+    sampler = make("cvae", 4, tiny_learner(4))
+    for day, (classes, loud) in enumerate([([0, 1], False), ([2, 3], True)], start=1):
+        sampler.before_day()
+        acts, labels = _quiet_channel_day(classes, loud, seed=day)
+        sampler.fit(acts, labels, 4, torch.Generator().manual_seed(day))
+    for label in range(4):
+        samples = sampler.sample(label, 64, torch.Generator().manual_seed(label))
+        assert torch.isfinite(samples).all(), f"class {label}'s samples hold NaN or infinity"
+    assert all(torch.isfinite(p).all() for p in sampler.vae.parameters())
+
+
+def test_a_vae_whose_loss_is_not_finite_is_refused_by_name():
+    """A diverged VAE raises, naming the sampler and fit, instead of replaying NaN."""
+    sampler = make("cvae", 4, tiny_learner(3))
+    fit_day(sampler, 4, [0, 1], seed=1)
+    with torch.no_grad():
+        sampler.vae.to_x.bias.fill_(float("nan"))
+    with pytest.raises(SamplerDivergedError, match=r"cvae sampler's VAE .* fit 2"):
+        fit_day(sampler, 4, [2], seed=2)
+
+
+def test_channel_scale_floors_quiet_channels_at_a_tenth_of_the_median():
+    deviation = torch.tensor([1e-6, 0.0, 2.0, 1.0, 3.0])
+    assert channel_scale(deviation).tolist() == pytest.approx([0.1, 0.1, 2.0, 1.0, 3.0])
+    mostly_silent = torch.tensor([0.0, 0.0, 0.0, 4.0])
+    assert channel_scale(mostly_silent).tolist() == pytest.approx([0.4, 0.4, 0.4, 4.0])
+    assert channel_scale(torch.zeros(3)).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_encoder_log_variances_stay_finite_for_inputs_far_out_of_range():
+    vae = ClassConditionalVAE(6, 2, 3, 8, 2, 0.0, torch.Generator().manual_seed(0))
+    x = torch.full((4, 6), 1e6)
+    recon_loss, kl, _ = vae.losses(x, torch.tensor([0, 1, 0, 1]), torch.zeros(4, 3))
+    assert torch.isfinite(kl).all() and torch.isfinite(recon_loss).all()
