@@ -63,3 +63,12 @@ def test_sb3_row_refuses_training_on_an_evaluation_seed(load_script):
     board = load_script("benchmarks/leaderboard/leaderboard.py")
     with pytest.raises(SystemExit, match="keep training seeds apart"):
         board.main(board.AddSB3(train_seed=3, seeds=(0, 1, 2, 3)))
+
+
+@pytest.mark.slow
+def test_rows_run_in_parallel_and_a_failed_cell_stops_after_the_others(tmp_path, load_script):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    with pytest.raises(SystemExit, match=r"smoke no-such-selector/base/seed_0 failed"):
+        board.run_rows(tmp_path, "smoke", ("round-robin", "no-such-selector"), (0,), threads=1,
+                       workers=2)  # fmt: skip
+    assert (tmp_path / "smoke" / "round-robin" / "base" / "seed_0" / ".done.json").exists()

@@ -120,20 +120,20 @@ def markdown(rows: list[dict], chosen: str | None, preset: str, seeds: list[int]
         "ACC none | ACC generative | generative - none | all met |",
         "|---|---|---|---|---|---|---|",
     ]
+    def cell(summary, key, mark=True):
+        entry = summary[key]
+        text = f"{entry['mean']:.3f}" + (
+            f" ± {entry['sem']:.3f}" if entry["sem"] is not None else ""
+        )
+        return text + (" ✓" if entry.get("met") else " ✗") if mark and "met" in entry else text
+
     for row in rows:
         s = row["summary"]
-
-        def cell(key, mark=True):
-            entry = s[key]
-            text = f"{entry['mean']:.3f}" + (
-                f" ± {entry['sem']:.3f}" if entry["sem"] is not None else ""
-            )
-            return text + (" ✓" if entry.get("met") else " ✗") if mark and "met" in entry else text
-
         lines.append(
-            f"| `{row['candidate'] or '(preset)'}` | {cell('first_task_after_last_none')} | "
-            f"{cell('task_learned_none')} | {cell('acc_none')} | {cell('acc_generative')} | "
-            f"{cell('acc_generative_minus_none')} | {'yes' if row['met'] else 'no'} |"
+            f"| `{row['candidate'] or '(preset)'}` | {cell(s, 'first_task_after_last_none')} | "
+            f"{cell(s, 'task_learned_none')} | {cell(s, 'acc_none')} | "
+            f"{cell(s, 'acc_generative')} | {cell(s, 'acc_generative_minus_none')} | "
+            f"{'yes' if row['met'] else 'no'} |"
         )
     lines += ["", f"Chosen: `{chosen}`" if chosen is not None else "Chosen: none met all criteria"]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/leaderboard/leaderboard.py run                 # every row, both boards
-    python benchmarks/leaderboard/leaderboard.py run --presets default fashion-mnist
+    python benchmarks/leaderboard/leaderboard.py run --presets default fashion-mnist --workers 2
     python benchmarks/leaderboard/leaderboard.py add --name my-selector --imports my_package.selectors
     python benchmarks/leaderboard/leaderboard.py add-sb3 --algo ppo --timesteps 20000
     python benchmarks/leaderboard/leaderboard.py build               # the tables only
@@ -40,7 +40,7 @@ import tyro
 from replay_gym.atomic import atomic_write_text
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
 from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
-from replay_gym.sweep.backends import run_cell
+from replay_gym.sweep.backends import run_local
 from replay_gym.sweep.grid import Cell
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "leaderboard"
@@ -58,18 +58,23 @@ def board_dir(out: Path, preset: str) -> Path:
 
 
 def run_rows(
-    out: Path, preset: str, rows: tuple[str, ...], seeds: tuple[int, ...], threads: int
+    out: Path, preset: str, rows: tuple[str, ...], seeds: tuple[int, ...], threads: int,
+    workers: int = 1,
 ) -> list[dict]:
-    """Run (or skip, or resume) each row's cells on ``seeds``; the cells' outcomes."""
-    outcomes = []
-    for row in rows:
-        for seed in seeds:
-            cell = Cell(row, seed, preset).to_dict()
-            outcome = run_cell(cell, str(board_dir(out, preset)), threads)
-            print(f"{preset}: {outcome['status']:7} {outcome['dir']}", flush=True)
-            if outcome["status"] == "failed":
-                raise SystemExit(f"{preset} {outcome['dir']} failed:\n{outcome['error']}")
-            outcomes.append(outcome)
+    """Run (or skip, or resume) each row's cells on ``seeds``, ``workers`` at once; the outcomes.
+
+    Every cell is tried (the sweep's local pool); then a failed one stops the command, naming it.
+    """
+    cells = [Cell(row, seed, preset).to_dict() for row in rows for seed in seeds]
+
+    def report(outcome: dict) -> None:
+        print(f"{preset}: {outcome['status']:7} {outcome['dir']}", flush=True)
+
+    outcomes = run_local(cells, board_dir(out, preset), workers=workers, threads=threads,
+                         report=report)  # fmt: skip
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    if failed:
+        raise SystemExit("\n".join(f"{preset} {o['dir']} failed:\n{o['error']}" for o in failed))
     return outcomes
 
 
@@ -239,7 +244,9 @@ class Run:
     out: Path = OUT
     """Leaderboard folder: OUT/<preset>/<row>/base/seed_<k>, OUT/leaderboard.md."""
     threads: int = 1
-    """torch threads."""
+    """torch threads per cell."""
+    workers: int = 1
+    """Cells at once (processes; give each core one: workers x threads <= cores)."""
 
 
 @dataclass(frozen=True)
@@ -257,7 +264,9 @@ class Add:
     out: Path = OUT
     """Leaderboard folder."""
     threads: int = 1
-    """torch threads."""
+    """torch threads per cell."""
+    workers: int = 1
+    """Cells at once."""
 
 
 @dataclass(frozen=True)
@@ -297,7 +306,8 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
             raise SystemExit("--train-seed is an evaluation seed; keep training seeds apart")
     if isinstance(command, Run):
         for preset in command.presets:
-            run_rows(command.out, preset, command.rows, command.seeds, command.threads)
+            run_rows(command.out, preset, command.rows, command.seeds, command.threads,
+                     command.workers)
     elif isinstance(command, Add):
         for module in command.imports:
             importlib.import_module(module)
@@ -307,7 +317,8 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
             raise SystemExit(f"{command.name!r} is not a registered selector; registered: "
                              f"{condition_names()} (pass --imports MODULE to register yours)")
         for preset in command.presets:
-            run_rows(command.out, preset, (command.name,), command.seeds, command.threads)
+            run_rows(command.out, preset, (command.name,), command.seeds, command.threads,
+                     command.workers)
     elif isinstance(command, AddSB3):
         for preset in command.presets:
             train_and_run_sb3(command.out, preset, command.algo, command.timesteps,

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The multi-seed experiments still to finish for issues 8 and 11, in the order they are needed.
+# Every step resumes: finished cells are skipped, killed ones continue from their checkpoint, so
+# a stopped session loses nothing and the next one runs this script again:
+#
+#   nohup bash benchmarks/run_remaining.sh > runs/remaining.log 2>&1 &
+#
+# Seeds are fixed in the sweep files (0-4). WORKERS (default 2) cells run at once, one thread
+# each. A step that fails (a cell that fails is reported by the sweep with its error) does not
+# stop the later steps; the script exits non-zero at the end if any failed.
+set -u
+cd "$(dirname "$0")/.."
+WORKERS="${WORKERS:-2}"
+PY="${PYTHON:-python}"
+failed=()
+
+step() {
+  local name="$1"
+  shift
+  echo "=== $(date -u +%FT%TZ) start: $name"
+  if "$@"; then
+    echo "=== $(date -u +%FT%TZ) done: $name"
+  else
+    echo "=== $(date -u +%FT%TZ) FAILED ($?): $name"
+    failed+=("$name")
+  fi
+}
+
+sweep() { "$PY" -m replay_gym sweep --workers "$WORKERS" --threads 1 "$@"; }
+
+R=benchmarks/results
+# Issue 11 §3: the seed papers' samplers, class-incremental, default data.
+step "continual default samplers" \
+  sweep --config benchmarks/continual/default_samplers.toml --out "$R/continual/default"
+step "continual default analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/default" --paper-runs "$R/calibration/runs"
+# Issue 8 §2: Fashion-MNIST acceptance on the test split (also the paper-scenario courses that
+# issue 11's oracle-gap comparison needs on Fashion-MNIST).
+step "fashion-mnist acceptance (test)" "$PY" benchmarks/calibration/acceptance.py \
+  --preset fashion-mnist --out "$R/calibration_fmnist/test"
+# Issue 11 §3 on Fashion-MNIST.
+step "continual fashion-mnist samplers" \
+  sweep --config benchmarks/continual/fashion_mnist_samplers.toml --out "$R/continual/fashion-mnist"
+step "continual fashion-mnist analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/fashion-mnist" --paper-runs "$R/calibration_fmnist/test/runs"
+# Issue 8 §3 on Fashion-MNIST: the paper's findings F1-F5.
+for spec in f1_none f1_layers days30; do
+  step "paper fashion-mnist $spec" sweep --config "benchmarks/paper/$spec.toml" \
+    --preset fashion-mnist --out "$R/paper/fashion-mnist"
+done
+step "paper fashion-mnist analysis" "$PY" benchmarks/paper/analyze.py --runs "$R/paper/fashion-mnist"
+# Issue 8 §4: the selector leaderboard on both data sets, then the SB3 rows.
+step "leaderboard selectors" "$PY" benchmarks/leaderboard/leaderboard.py run \
+  --presets default fashion-mnist --workers "$WORKERS"
+for algo in ppo dqn; do
+  step "leaderboard sb3 $algo" "$PY" benchmarks/leaderboard/leaderboard.py add-sb3 \
+    --algo "$algo" --timesteps 20000 --presets default fashion-mnist
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'failed steps:\n'
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all steps done"
