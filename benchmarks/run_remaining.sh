@@ -54,7 +54,7 @@ step "leaderboard selectors" "$PY" benchmarks/leaderboard/leaderboard.py run \
   --presets default fashion-mnist --workers "$WORKERS"
 for algo in ppo dqn; do
   step "leaderboard sb3 $algo" "$PY" benchmarks/leaderboard/leaderboard.py add-sb3 \
-    --algo "$algo" --timesteps 20000 --presets default fashion-mnist
+    --algo "$algo" --timesteps 20000 --presets default fashion-mnist --workers "$WORKERS"
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -72,3 +72,30 @@ def test_rows_run_in_parallel_and_a_failed_cell_stops_after_the_others(tmp_path,
         board.run_rows(tmp_path, "smoke", ("round-robin", "no-such-selector"), (0,), threads=1,
                        workers=2)  # fmt: skip
     assert (tmp_path / "smoke" / "round-robin" / "base" / "seed_0" / ".done.json").exists()
+
+
+def test_sb3_row_trains_side_by_side_with_checkpoints_and_resumes_a_killed_training(
+    tmp_path, load_script, monkeypatch
+):
+    import replay_gym.agents.sb3 as sb3
+    import replay_gym.runner as runner
+    from replay_gym.agents.sb3.checkpoints import MODEL_FILE
+
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    trained, evaluated = [], []
+    monkeypatch.setattr(sb3, "train_sb3", lambda args: trained.append(args))
+    monkeypatch.setattr(runner, "run", lambda args: evaluated.append(args.first_seed))
+    row = board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0, 1), 1, workers=2)
+    assert row == "sb3-ppo" and evaluated == [0, 1]
+    fresh = trained[-1]
+    assert (fresh.n_envs, fresh.vec_env, fresh.threads) == (2, "subproc", 1)
+    assert fresh.total_timesteps == 500 and fresh.resume is None
+    assert fresh.checkpoint_every == board.SB3_CHECKPOINT_STEPS
+    assert fresh.out.name == "ppo-500-seed1000-envs2.zip"
+    # killed after its first checkpoint: the same command resumes it to its target
+    step = fresh.out.with_suffix(".ckpt") / "step-256"
+    step.mkdir(parents=True)
+    (step / MODEL_FILE).write_bytes(b"")
+    board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0,), 1, workers=2)
+    resumed = trained[-1]
+    assert resumed.resume == fresh.out.with_suffix(".ckpt") and resumed.total_timesteps is None

@@ -4,7 +4,7 @@ Usage:
     python benchmarks/leaderboard/leaderboard.py run                 # every row, both boards
     python benchmarks/leaderboard/leaderboard.py run --presets default fashion-mnist --workers 2
     python benchmarks/leaderboard/leaderboard.py add --name my-selector --imports my_package.selectors
-    python benchmarks/leaderboard/leaderboard.py add-sb3 --algo ppo --timesteps 20000
+    python benchmarks/leaderboard/leaderboard.py add-sb3 --algo ppo --timesteps 20000 --workers 2
     python benchmarks/leaderboard/leaderboard.py build               # the tables only
 
 A board is one data set (a preset). Its cells are sweep cells, ``OUT/<preset>/<row>/base/
@@ -27,6 +27,7 @@ rebuilds.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ SELECTORS = (
 )  # fmt: skip
 """Rows every board has; round-robin and the oracle are also the score's 0 and 1."""
 BASELINE, CEILING = "round-robin", "oracle"
+SB3_CHECKPOINT_STEPS = 1000
+"""Training steps between an SB3 row's checkpoints (about 20 nights of the default)."""
 
 
 def board_dir(out: Path, preset: str) -> Path:
@@ -80,17 +83,30 @@ def run_rows(
 
 def train_and_run_sb3(
     out: Path, preset: str, algo: str, timesteps: int, train_seed: int, seeds: tuple[int, ...],
-    threads: int,
+    threads: int, workers: int = 1,
 ) -> str:
-    """Train an SB3 agent on training seeds, then evaluate it on ``seeds``; the row's name."""
-    from replay_gym.agents.sb3 import TrainSB3Args, train_sb3
+    """Train an SB3 agent on training seeds, then evaluate it on ``seeds``; the row's name.
+
+    Training runs ``workers`` environments side by side (subprocesses) and checkpoints every
+    :data:`SB3_CHECKPOINT_STEPS` steps, so a killed command resumes its training where it
+    stopped when run again.
+    """
+    from replay_gym.agents.sb3 import TrainSB3Args, list_checkpoints, train_sb3
     from replay_gym.runner import RunArgs, run
 
     row = f"sb3-{algo}"
-    model = board_dir(out, preset) / "models" / f"{algo}-{timesteps}-seed{train_seed}.zip"
+    envs = f"-envs{workers}" if workers > 1 else ""
+    model = board_dir(out, preset) / "models" / f"{algo}-{timesteps}-seed{train_seed}{envs}.zip"
     if not model.exists():
-        train_sb3(TrainSB3Args(algo=algo, preset=preset, total_timesteps=timesteps,
-                               seed=train_seed, out=model, threads=threads))  # fmt: skip
+        args = TrainSB3Args(
+            algo=algo, preset=preset, total_timesteps=timesteps, seed=train_seed, out=model,
+            n_envs=workers, vec_env="subproc" if workers > 1 else "dummy",
+            threads=1 if workers > 1 else threads, checkpoint_every=SB3_CHECKPOINT_STEPS,
+        )  # fmt: skip
+        checkpoints = model.with_suffix(".ckpt")
+        if list_checkpoints(checkpoints):  # a killed training: finish its target
+            args = dataclasses.replace(args, total_timesteps=None, resume=checkpoints)
+        train_sb3(args)
     for seed in seeds:
         run_dir = board_dir(out, preset) / row / "base" / f"seed_{seed}"
         if find_runs(run_dir):
@@ -285,7 +301,9 @@ class AddSB3:
     out: Path = OUT
     """Leaderboard folder."""
     threads: int = 1
-    """torch threads."""
+    """torch threads (of training with one env, and of the evaluation courses)."""
+    workers: int = 1
+    """Environments trained side by side, one subprocess (and one thread) each."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +340,8 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
     elif isinstance(command, AddSB3):
         for preset in command.presets:
             train_and_run_sb3(command.out, preset, command.algo, command.timesteps,
-                              command.train_seed, command.seeds, command.threads)  # fmt: skip
+                              command.train_seed, command.seeds, command.threads,
+                              command.workers)  # fmt: skip
     text = build(command.out, command.presets)
     print(text)
     return text
