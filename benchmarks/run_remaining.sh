@@ -36,8 +36,22 @@ step "continual default analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/default" --paper-runs "$R/calibration/runs"
 # Issue 8 §2: Fashion-MNIST acceptance on the test split (also the paper-scenario courses that
 # issue 11's oracle-gap comparison needs on Fashion-MNIST).
-step "fashion-mnist acceptance (test)" "$PY" benchmarks/calibration/acceptance.py \
-  --preset fashion-mnist --out "$R/calibration_fmnist/test"
+# acceptance.py runs its cells one after another; two processes on disjoint seeds share the
+# cores (each cell is its own file), then one over all seeds only tabulates.
+acceptance() {
+  "$PY" benchmarks/calibration/acceptance.py --preset fashion-mnist \
+    --out "$R/calibration_fmnist/test" --threads 1 "$@"
+}
+acceptance_halves() {
+  acceptance --seeds 0 2 4 > runs/acceptance-fmnist-even.log 2>&1 &
+  local even=$!
+  acceptance --seeds 1 3 > runs/acceptance-fmnist-odd.log 2>&1
+  local odd=$?
+  wait "$even" && [ "$odd" -eq 0 ]
+}
+mkdir -p runs
+step "fashion-mnist acceptance (test), seeds in two processes" acceptance_halves
+step "fashion-mnist acceptance (test), tables" acceptance --seeds 0 1 2 3 4
 # Issue 11 §3 on Fashion-MNIST.
 step "continual fashion-mnist samplers" \
   sweep --config benchmarks/continual/fashion_mnist_samplers.toml --out "$R/continual/fashion-mnist"
