@@ -71,9 +71,13 @@ def test_acceptance_and_claims_on_known_courses(tmp_path, load_script):
     claims = {c["name"].split(":")[0]: c for c in result["claims"]}
     assert claims["van de Ven et al."]["met"]  # cvae 0.2 kept > none 0
     assert claims["Ji et al."]["met"] is None  # recall not run
+    # a comparison without a claim is measured but neither met nor missed
+    comparison = claims["cvae minus the paper's Gaussian sampler (ACC)"]
+    assert comparison["met"] is None and comparison["ours"].startswith("-0.067")
     assert "generative/sampler.kind=recall" in result["waiting"]
     table = (runs / "continual.md").read_text()
     assert "| gaussian | generative | 0." in table and "| – | none |" in table
+    assert "(comparison asked for; no claim) | -0.067" in table and "| – (no claim) |" in table
     assert (runs / "accuracy_matrix.png").exists() and (runs / "first_task.png").exists()
 
 
