@@ -87,6 +87,13 @@ class LearnerConfig:
     it is no faster at block 4 and costs seconds to minutes of compiling per process and
     replay layer (README, "RL training throughput"). Refused where ``torch.compile`` cannot
     run (no C++ compiler for the CPU, no triton for CUDA)."""
+    frozen_blocks: int = 0
+    """Max-pool blocks, counted from the input, whose convolutions never train (0-5; 0: every
+    layer trains, as in the paper). Brain-inspired replay (van de Ven et al.) freezes its
+    pretrained conv layers and replays above them: with ``frozen_blocks`` at or above the
+    replay layer, a class's activations there stay what its generator was fitted to, however
+    many later days train on other classes (a deviation from Barry & Love, for the
+    class-incremental scenario)."""
 
     def __post_init__(self) -> None:
         check_fields(self, "learner.")
@@ -123,6 +130,8 @@ class LearnerConfig:
         require(0 <= self.zoom < 1, "learner.zoom", "in [0, 1)", self.zoom)
         check_device(self.device, "learner.device")
         check_compile(self.compile, self.device, "learner.compile")
+        require(0 <= self.frozen_blocks <= N_BLOCKS, "learner.frozen_blocks",
+                f"a number of blocks in 0..{N_BLOCKS}", self.frozen_blocks)  # fmt: skip
 
     def pool_shape(self, layer: int) -> tuple[int, int, int]:
         """(channels, height, width) of the output of max-pool ``layer`` (1-5)."""

@@ -49,6 +49,7 @@ BAD_SETTINGS = [
     ({"device": "gpu"}, r"learner\.device='gpu' is not a device .*; devices here: auto, cpu"),
     ({"adam_fused": 1}, r"learner\.adam_fused must be True or False \(bool\), got 1 \(int\)"),
     ({"compile": "yes"}, r"learner\.compile must be True or False \(bool\), got 'yes'"),
+    ({"frozen_blocks": 6}, r"learner\.frozen_blocks must be a number of blocks in 0\.\.5, got 6"),
     # DataConfig
     ({"source": "imagenet"}, r"data\.source must be one of 'prototypes', 'folders'"),
     ({"root": ""}, r"data\.root must be a folder or None"),

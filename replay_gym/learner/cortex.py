@@ -128,8 +128,11 @@ class Learner:
             self.model.load_state_dict(base_state, strict=False)
         init_head(self.model, generator)
         self.model.to(self.device)
+        if config.frozen_blocks:
+            for parameter in self.model.below(config.frozen_blocks).parameters():
+                parameter.requires_grad_(False)
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(),
+            [p for p in self.model.parameters() if p.requires_grad],
             lr=config.lr,
             betas=config.betas,
             eps=config.adam_eps,
