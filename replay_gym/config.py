@@ -667,12 +667,17 @@ def apply_overrides(config: EnvConfig, **overrides: Any) -> EnvConfig:
     """A copy of ``config`` with single settings changed.
 
     A key is an :class:`EnvConfig` field (``days=3``), a section given as a dict or config
-    (``learner={"lr": 1e-3}``), or a field name that exists in exactly one section
-    (``adam_eps=1e-8``). Unknown or ambiguous keys raise ``ValueError`` naming them.
+    (``learner={"lr": 1e-3}``), a section's field by its dotted name (``**{"sampler.kind":
+    "cvae"}``), or a field name that exists in exactly one section (``adam_eps=1e-8``). Unknown
+    or ambiguous keys raise ``ValueError`` naming them.
     """
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     for key, value in overrides.items():
+        section, dot, leaf = key.partition(".")
+        if dot and section in _SECTIONS and leaf:  # "sampler.kind", as the error lists them
+            sections[section][leaf] = value
+            continue
         if key in _SECTIONS:
             if isinstance(value, dict):
                 sections[key].update(value)

@@ -37,6 +37,18 @@ def test_overrides_by_field_section_and_unique_leaf():
     assert base.days == 3, "the preset itself is untouched"
 
 
+def test_overrides_take_the_dotted_names_their_error_lists():
+    """Regression: the error listed ``sampler.kind`` as a setting but refused it."""
+    changed = apply_overrides(preset("smoke"), **{"sampler.kind": "cvae", "learner.lr": 1e-3})
+    assert changed.sampler.kind == "cvae" and changed.learner.lr == 1e-3
+    nested = apply_overrides(preset("smoke"), **{"sampler.cvae": {"epochs": 3}})
+    assert nested.sampler.cvae.epochs == 3
+    with pytest.raises(ValueError, match=r"sampler has no setting\(s\) \['kindd'\]"):
+        apply_overrides(EnvConfig(), **{"sampler.kindd": "cvae"})
+    with pytest.raises(ValueError, match="'nosection.kind' is not a setting"):
+        apply_overrides(EnvConfig(), **{"nosection.kind": 1})
+
+
 def test_unknown_and_ambiguous_overrides_are_named():
     with pytest.raises(ValueError, match="'learnig_rate' is not a setting"):
         apply_overrides(EnvConfig(), learnig_rate=1.0)
