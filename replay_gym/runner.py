@@ -72,7 +72,8 @@ class RunArgs:
     random, oracle (privileged ceiling), sb3 (needs --model), or any registered selector."""
     preset: str = "default"
     """Base configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist (real
-    images, needs the data), class-incremental, fashion-mnist-class-incremental, paper."""
+    images, needs the data), class-incremental, class-incremental-frozen,
+    fashion-mnist-class-incremental, paper."""
     seeds: int = 1
     """Number of courses, with seeds first_seed, first_seed + 1, ..."""
     first_seed: int = 0

@@ -58,6 +58,15 @@ def test_unknown_and_ambiguous_overrides_are_named():
         apply_overrides(EnvConfig(), learner=3)
 
 
+def test_class_incremental_frozen_differs_from_class_incremental_only_in_frozen_blocks():
+    frozen, plain = preset("class-incremental-frozen"), preset("class-incremental")
+    assert frozen.learner.frozen_blocks == frozen.replay_layer == 4
+    assert plain.learner.frozen_blocks == 0
+    assert dataclasses.replace(frozen.learner, frozen_blocks=0) == plain.learner
+    assert (frozen.data, frozen.sampler, frozen.scenario) == (plain.data, plain.sampler,
+                                                             plain.scenario)  # fmt: skip
+
+
 def test_unknown_preset_lists_the_names():
     with pytest.raises(ValueError, match="choose one of"):
         preset("huge")

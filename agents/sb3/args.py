@@ -168,7 +168,8 @@ class TrainSB3Args:
     algorithm for a scenario that masks actions (--env.scenario class-incremental)."""
     preset: str = "default"
     """Base environment configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist,
-    class-incremental, fashion-mnist-class-incremental, paper."""
+    class-incremental, class-incremental-frozen, fashion-mnist-class-incremental,
+    paper."""
     env: EnvConfig = field(default_factory=EnvConfig)
     """Environment settings (defaults come from --preset)."""
     total_timesteps: Annotated[int | None, _help(
