@@ -52,11 +52,21 @@ acceptance_halves() {
 mkdir -p runs
 step "fashion-mnist acceptance (test), seeds in two processes" acceptance_halves
 step "fashion-mnist acceptance (test), tables" acceptance --seeds 0 1 2 3 4
-# Issue 11 §3 on Fashion-MNIST.
-step "continual fashion-mnist samplers" \
-  sweep --config benchmarks/continual/fashion_mnist_samplers.toml --out "$R/continual/fashion-mnist"
-step "continual fashion-mnist analysis" "$PY" benchmarks/continual/analyze.py \
-  --runs "$R/continual/fashion-mnist" --paper-runs "$R/calibration_fmnist/test/runs"
+# Issue 11 on the frozen presets (blocks 1-4 frozen, chosen on validation): Gaussian rows, then
+# the seed samplers, on both data sets.
+step "continual default-frozen" \
+  sweep --config benchmarks/continual/default_frozen.toml --out "$R/continual/default-frozen"
+step "continual default-frozen samplers" sweep \
+  --config benchmarks/continual/default_frozen_samplers.toml --out "$R/continual/default-frozen"
+step "continual default-frozen analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/default-frozen" --paper-runs "$R/calibration/runs"
+step "continual fashion-mnist-frozen" sweep \
+  --config benchmarks/continual/fashion_mnist_frozen.toml --out "$R/continual/fashion-mnist-frozen"
+step "continual fashion-mnist-frozen samplers" sweep \
+  --config benchmarks/continual/fashion_mnist_frozen_samplers.toml \
+  --out "$R/continual/fashion-mnist-frozen"
+step "continual fashion-mnist-frozen analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
 # Issue 8 §3 on Fashion-MNIST: the paper's findings F1-F5.
 for spec in f1_none f1_layers days30; do
   step "paper fashion-mnist $spec" sweep --config "benchmarks/paper/$spec.toml" \
@@ -70,6 +80,13 @@ for algo in ppo dqn; do
   step "leaderboard sb3 $algo" "$PY" benchmarks/leaderboard/leaderboard.py add-sb3 \
     --algo "$algo" --timesteps 20000 --presets default fashion-mnist --workers "$WORKERS"
 done
+
+# Last: the seed samplers on Fashion-MNIST with every block training (the preset as the
+# Gaussian rows of results/continual/fashion-mnist ran).
+step "continual fashion-mnist samplers" \
+  sweep --config benchmarks/continual/fashion_mnist_samplers.toml --out "$R/continual/fashion-mnist"
+step "continual fashion-mnist analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/fashion-mnist" --paper-runs "$R/calibration_fmnist/test/runs"
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'

@@ -73,7 +73,8 @@ class RunArgs:
     preset: str = "default"
     """Base configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist (real
     images, needs the data), class-incremental, class-incremental-frozen,
-    fashion-mnist-class-incremental, paper."""
+    fashion-mnist-class-incremental,
+    fashion-mnist-class-incremental-frozen, paper."""
     seeds: int = 1
     """Number of courses, with seeds first_seed, first_seed + 1, ..."""
     first_seed: int = 0

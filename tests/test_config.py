@@ -58,8 +58,9 @@ def test_unknown_and_ambiguous_overrides_are_named():
         apply_overrides(EnvConfig(), learner=3)
 
 
-def test_class_incremental_frozen_differs_from_class_incremental_only_in_frozen_blocks():
-    frozen, plain = preset("class-incremental-frozen"), preset("class-incremental")
+@pytest.mark.parametrize("plain_name", ["class-incremental", "fashion-mnist-class-incremental"])
+def test_frozen_presets_differ_from_their_plain_ones_only_in_frozen_blocks(plain_name):
+    frozen, plain = preset(f"{plain_name}-frozen"), preset(plain_name)
     assert frozen.learner.frozen_blocks == frozen.replay_layer == 4
     assert plain.learner.frozen_blocks == 0
     assert dataclasses.replace(frozen.learner, frozen_blocks=0) == plain.learner

@@ -169,7 +169,7 @@ class TrainSB3Args:
     preset: str = "default"
     """Base environment configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist,
     class-incremental, class-incremental-frozen, fashion-mnist-class-incremental,
-    paper."""
+    fashion-mnist-class-incremental-frozen, paper."""
     env: EnvConfig = field(default_factory=EnvConfig)
     """Environment settings (defaults come from --preset)."""
     total_timesteps: Annotated[int | None, _help(
