@@ -623,35 +623,8 @@ PRESETS: dict[str, EnvConfig] = {
         ),
         scenario="class-incremental",
     ),
-    "class-incremental-frozen": EnvConfig(
-        learner=LearnerConfig(
-            adam_eps=EMBEDDED_ADAM_EPS, frozen_blocks=CLASS_INCREMENTAL_FROZEN_BLOCKS
-        ),
-        data=DataConfig(train_per_class=CLASS_INCREMENTAL_TRAIN_PER_CLASS),
-        sampler=SamplerConfig(
-            downsample=EMBEDDED_DOWNSAMPLE, samples_per_class=CLASS_INCREMENTAL_SAMPLES_PER_CLASS
-        ),
-        scenario="class-incremental",
-    ),
     "fashion-mnist-class-incremental": EnvConfig(
         learner=LearnerConfig(adam_eps=FASHION_MNIST_CLASS_INCREMENTAL_ADAM_EPS),
-        data=DataConfig(
-            source="fashion-mnist",
-            n_classes=10,
-            train_per_class=CLASS_INCREMENTAL_TRAIN_PER_CLASS,
-            val_per_class=120,
-            test_per_class=200,
-        ),
-        sampler=SamplerConfig(
-            downsample=EMBEDDED_DOWNSAMPLE, samples_per_class=CLASS_INCREMENTAL_SAMPLES_PER_CLASS
-        ),
-        scenario="class-incremental",
-    ),
-    "fashion-mnist-class-incremental-frozen": EnvConfig(
-        learner=LearnerConfig(
-            adam_eps=FASHION_MNIST_CLASS_INCREMENTAL_ADAM_EPS,
-            frozen_blocks=CLASS_INCREMENTAL_FROZEN_BLOCKS,
-        ),
         data=DataConfig(
             source="fashion-mnist",
             n_classes=10,
@@ -691,6 +664,15 @@ frozen (the seed papers' practice), so that replay at block 4 keeps old classes;
 Fashion-MNIST classes, from the default's embedded base (pretrained on procedural images, so
 every garment is new to it); ``fashion-mnist-class-incremental-frozen``: that with blocks 1-4
 frozen."""
+
+for _plain in ("class-incremental", "fashion-mnist-class-incremental"):
+    # The frozen presets are their plain twins with blocks 1-4 frozen, and nothing else.
+    _base = PRESETS[_plain]
+    PRESETS[f"{_plain}-frozen"] = dataclasses.replace(
+        _base,
+        learner=dataclasses.replace(_base.learner, frozen_blocks=CLASS_INCREMENTAL_FROZEN_BLOCKS),
+    )
+
 
 
 def preset(name: str) -> EnvConfig:
