@@ -22,7 +22,12 @@ from replay_gym.agents.bandits import (
     UCB1Selector,
 )
 from replay_gym.agents.base import Selector
-from replay_gym.agents.heuristics import OracleSelector, RandomSelector, WeakestSelector
+from replay_gym.agents.heuristics import (
+    NightOracleSelector,
+    OracleSelector,
+    RandomSelector,
+    WeakestSelector,
+)
 from replay_gym.agents.regression import RegressionSelector
 from replay_gym.registry import Messages, Registry
 
@@ -30,6 +35,7 @@ __all__ = [
     "SELECTORS",
     "EpsilonGreedySelector",
     "Exp3SSelector",
+    "NightOracleSelector",
     "OracleSelector",
     "RandomSelector",
     "RegressionSelector",
@@ -108,6 +114,7 @@ for _cls in (
     WeakestSelector,
     RandomSelector,
     OracleSelector,
+    NightOracleSelector,
 ):
     register_selector(_cls.name, _cls)
 del _cls

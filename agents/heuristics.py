@@ -3,7 +3,10 @@
 * :class:`WeakestSelector` replays the class the network currently classifies worst (it reads
   ``info["class_accuracy"]``, which every step's info carries);
 * :class:`RandomSelector` replays a uniformly random class;
-* :class:`OracleSelector` (privileged) probes every class each step and replays the best one.
+* :class:`OracleSelector` (privileged) probes every class each step and replays the best one;
+* :class:`NightOracleSelector` (privileged) simulates a few whole-night plans at the start of each
+  night and follows the best, a ceiling that a one-step greedy oracle is not when the best next
+  batch does not start the best night (class-incremental learning).
 
 Ties are broken at random with the episode's ``rng``. Each chooses among the valid actions of
 ``info["action_mask"]`` only (see :meth:`~replay_gym.agents.base.Selector.action_mask`).
@@ -18,7 +21,7 @@ import numpy as np
 
 from replay_gym.agents.base import Selector, mask_values
 
-__all__ = ["OracleSelector", "RandomSelector", "WeakestSelector"]
+__all__ = ["NightOracleSelector", "OracleSelector", "RandomSelector", "WeakestSelector"]
 
 
 class WeakestSelector(Selector):
@@ -133,11 +136,7 @@ class OracleSelector(Selector):
         self._probed = None
 
     def _attach(self, env: gym.Env) -> None:
-        if not callable(getattr(env.unwrapped, "probe", None)):
-            raise TypeError(
-                "OracleSelector needs env.unwrapped.probe(action), which this env lacks"
-            )
-        self._env = env
+        self._env = _probing_env(env, "probe(action)", type(self).__name__)
 
     def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
         """Probe every valid class and return the best (ties at random)."""
@@ -170,6 +169,175 @@ class OracleSelector(Selector):
         self._attach(env)
         probed = state["probed"]
         self._probed = None if probed is None else np.array(probed, dtype=np.float64)
+
+
+NIGHT_PLANS = ("all", "old", "weaker-half")
+"""The whole-night plans :class:`NightOracleSelector` chooses among, in order of preference."""
+
+
+class NightOracleSelector(Selector):
+    """PRIVILEGED: simulate whole-night plans from the night's start and follow the best one.
+
+    At the first step of each night (and whenever the night it planned for is over) it builds
+    each plan in ``plans`` as a round-robin over a set of valid classes for the rest of the
+    night, scores each with ``env.unwrapped.probe_plan`` (the drop in validation chi-square at
+    the end of the simulated night; learner and RNG restored) and then replays the best plan's
+    classes step by step, which gives exactly the simulated night. The plans:
+
+    * ``all``: every valid class in turn (the ``round-robin`` schedule's night);
+    * ``old``: the valid classes the day did not train on (``env.unwrapped.scenario``'s
+      ``train_classes``): in class-incremental learning, the old tasks only; skipped when empty
+      (the paper's scenario trains every class every day);
+    * ``weaker-half``: the weaker half of the valid classes by validation accuracy (rounded
+      up; ties by class index).
+
+    Ties go to the earlier plan, so a night where nothing beats round-robin is a round-robin
+    night. Each night costs one simulated night per plan on top of the real one. Unlike
+    :class:`OracleSelector` (greedy over single steps, which in class-incremental courses pours
+    whole nights into the classes with the largest immediate gain), its nights stay balanced
+    over a set of classes; it is a ceiling for night-level selection among these plans, not an
+    optimum. ``preferences()`` is each class's share of the chosen night.
+
+    Args:
+        plans: Names from :data:`NIGHT_PLANS`, at least one, no repeats.
+    """
+
+    name = "oracle-night"
+    privileged = True
+
+    def __init__(self, plans: tuple[str, ...] | list[str] = NIGHT_PLANS) -> None:
+        super().__init__()
+        if isinstance(plans, str):
+            plans = (plans,)
+        plans = tuple(plans)
+        unknown = [p for p in plans if p not in NIGHT_PLANS]
+        if not plans or unknown or len(set(plans)) != len(plans):
+            raise ValueError(
+                f"plans must be distinct names from {list(NIGHT_PLANS)}, at least one; "
+                f"got {list(plans)}"
+            )
+        self.plans = plans
+        self._env: gym.Env | None = None
+        self._plan: list[int] = []
+        self._plan_day: int | None = None
+        self._plan_start = 0
+        self._chosen: str | None = None
+        self.scores: dict[str, float] = {}
+        """The last night's plan scores (chi-square drop), by plan name."""
+
+    def begin_episode(
+        self, env: gym.Env, obs: np.ndarray, info: dict[str, Any], rng: np.random.Generator
+    ) -> None:
+        """Keep the environment to simulate nights on.
+
+        Raises:
+            TypeError: If the environment has no ``probe_plan`` method.
+        """
+        super().begin_episode(env, obs, info, rng)
+        self._attach(env)
+        self._plan, self._plan_day, self._plan_start, self._chosen = [], None, 0, None
+        self.scores = {}
+
+    def _attach(self, env: gym.Env) -> None:
+        self._env = _probing_env(env, "probe_plan(actions)", type(self).__name__)
+
+    def select(self, obs: np.ndarray, info: dict[str, Any]) -> int:
+        """The next class of tonight's best plan (planned at the night's first step)."""
+        if self._env is None:
+            raise RuntimeError("NightOracleSelector.select called before begin_episode")
+        day, step = int(info["day"]), int(info["night_step"])
+        position = step - self._plan_start
+        if day != self._plan_day or not 0 <= position < len(self._plan):
+            self._choose_night(info, day, step)
+            position = 0
+        return self._plan[position]
+
+    def _choose_night(self, info: dict[str, Any], day: int, step: int) -> None:
+        env = self._env.unwrapped  # type: ignore[union-attr]
+        length = int(env.night_length) - step
+        mask = self.action_mask(info)
+        valid = np.arange(self.n_actions) if mask is None else np.flatnonzero(mask)
+        best: tuple[float, str, list[int]] | None = None
+        self.scores = {}
+        for name in self.plans:
+            classes = self._plan_classes(name, valid, info, env, day)
+            if not classes:
+                continue
+            plan = [classes[i % len(classes)] for i in range(length)]
+            score = float(env.probe_plan(plan))
+            self.scores[name] = score
+            if best is None or score > best[0]:
+                best = (score, name, plan)
+        if best is None:  # only "old" was asked for and the day trained every class
+            best = (float("nan"), "all", [int(valid[i % len(valid)]) for i in range(length)])
+        _, self._chosen, self._plan = best
+        self._plan_day, self._plan_start = day, step
+
+    @staticmethod
+    def _plan_classes(
+        name: str, valid: np.ndarray, info: dict[str, Any], env: Any, day: int
+    ) -> list[int]:
+        if name == "all":
+            return [int(c) for c in valid]
+        if name == "old":
+            scenario = getattr(env, "scenario", None)
+            if scenario is None:
+                return []
+            trained = set(int(c) for c in scenario.train_classes(day))
+            return [int(c) for c in valid if int(c) not in trained]
+        accuracy = _accuracy(info, len(info["class_accuracy"]))[valid]
+        order = np.argsort(accuracy, kind="stable")
+        return sorted(int(valid[i]) for i in order[: (len(valid) + 1) // 2])
+
+    @property
+    def chosen_plan(self) -> str | None:
+        """The name of the plan followed tonight (None before the first night is planned)."""
+        return self._chosen
+
+    def preferences(self) -> np.ndarray | None:
+        """Each class's share of the steps of tonight's plan (None before the first plan)."""
+        if not self._plan:
+            return None
+        counts = np.bincount(self._plan, minlength=self.n_actions).astype(np.float64)
+        return counts / counts.sum()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tonight's plan and where it started (the environment itself is saved apart)."""
+        return {
+            **super().state_dict(),
+            "plan": list(self._plan),
+            "plan_day": self._plan_day,
+            "plan_start": self._plan_start,
+            "chosen": self._chosen,
+            "scores": dict(self.scores),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], env: gym.Env) -> None:
+        """Continue tonight's plan on ``env``.
+
+        Raises:
+            TypeError: If the environment has no ``probe_plan`` method.
+        """
+        super().load_state_dict(state, env)
+        self._attach(env)
+        self._plan = [int(a) for a in state["plan"]]
+        day = state["plan_day"]
+        self._plan_day = None if day is None else int(day)
+        self._plan_start = int(state["plan_start"])
+        self._chosen = state["chosen"]
+        self.scores = {str(k): float(v) for k, v in state["scores"].items()}
+
+
+def _probing_env(env: gym.Env, method: str, who: str) -> gym.Env:
+    """``env``, checked to offer the privileged ``method`` (``"probe(action)"``) an oracle uses.
+
+    Raises:
+        TypeError: Naming the selector and the method, if ``env.unwrapped`` lacks it.
+    """
+    name = method.partition("(")[0]
+    if not callable(getattr(env.unwrapped, name, None)):
+        raise TypeError(f"{who} needs env.unwrapped.{method}, which this env lacks")
+    return env
 
 
 def _accuracy(info: dict[str, Any], n: int) -> np.ndarray:

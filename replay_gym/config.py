@@ -691,15 +691,30 @@ def apply_overrides(config: EnvConfig, **overrides: Any) -> EnvConfig:
 
     A key is an :class:`EnvConfig` field (``days=3``), a section given as a dict or config
     (``learner={"lr": 1e-3}``), a section's field by its dotted name (``**{"sampler.kind":
-    "cvae"}``), or a field name that exists in exactly one section (``adam_eps=1e-8``). Unknown
-    or ambiguous keys raise ``ValueError`` naming them.
+    "cvae"}``, ``**{"sampler.cvae.soft_targets": False}``), or a field name that exists in
+    exactly one section (``adam_eps=1e-8``). Unknown or ambiguous keys raise ``ValueError``
+    naming them.
     """
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     for key, value in overrides.items():
         section, dot, leaf = key.partition(".")
-        if dot and section in _SECTIONS and leaf:  # "sampler.kind", as the error lists them
-            sections[section][leaf] = value
+        sub, subdot, field = leaf.partition(".")
+        if dot and section == "sampler" and subdot and sub in _SUBCONFIGS and field:
+            # "sampler.cvae.soft_targets": one field of a sampler kind's own section.
+            merged = sections[section].setdefault(sub, {})
+            if not isinstance(merged, dict):
+                raise ValueError(f"override {key!r} conflicts with a whole sampler.{sub} given")
+            merged[field] = value
+            continue
+        if dot and section in _SECTIONS and leaf and not subdot:  # "sampler.kind"
+            earlier = sections[section].get(leaf)
+            if isinstance(earlier, dict) and isinstance(value, dict):
+                sections[section][leaf] = {**value, **earlier}
+            elif isinstance(earlier, dict):
+                raise ValueError(f"override {key!r} conflicts with {section}.{leaf}.* fields given")
+            else:
+                sections[section][leaf] = value
             continue
         if key in _SECTIONS:
             if isinstance(value, dict):

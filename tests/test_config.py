@@ -49,6 +49,24 @@ def test_overrides_take_the_dotted_names_their_error_lists():
         apply_overrides(EnvConfig(), **{"nosection.kind": 1})
 
 
+def test_overrides_reach_a_sampler_subsection_field_by_its_dotted_name():
+    """Regression: ``sampler.cvae.soft_targets=false`` was refused (only one dot was split)."""
+    changed = apply_overrides(
+        preset("smoke"),
+        **{"sampler.kind": "cvae", "sampler.cvae.soft_targets": False, "sampler.cvae.epochs": 3},
+    )
+    assert changed.sampler.cvae.soft_targets is False and changed.sampler.cvae.epochs == 3
+    assert changed.sampler.cvae.latent == preset("smoke").sampler.cvae.latent
+    both = apply_overrides(
+        preset("smoke"), **{"sampler.cvae": {"epochs": 4}, "sampler.cvae.gating": False}
+    )
+    assert both.sampler.cvae.epochs == 4 and both.sampler.cvae.gating is False
+    with pytest.raises(ValueError, match=r"sampler.cvae has no setting\(s\) \['nope'\]"):
+        apply_overrides(EnvConfig(), **{"sampler.cvae.nope": 1})
+    with pytest.raises(ValueError, match="'learner.lr.x' is not a setting"):
+        apply_overrides(EnvConfig(), **{"learner.lr.x": 1})
+
+
 def test_unknown_and_ambiguous_overrides_are_named():
     with pytest.raises(ValueError, match="'learnig_rate' is not a setting"):
         apply_overrides(EnvConfig(), learnig_rate=1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -273,16 +274,40 @@ class ReplaySelectionEnv(gym.Env[np.ndarray, np.int64]):
 
     def probe(self, action: int | np.integer) -> float:
         """The reward ``step(action)`` would give now; learner, sampler and RNG are restored."""
-        action = self._check_action(action)
+        return self.probe_plan([action])
+
+    def probe_plan(self, actions: Sequence[int | np.integer]) -> float:
+        """The drop in chi-square that stepping through ``actions`` would give from now.
+
+        Each action replays one batch of its class, as :meth:`step` does, without crossing the
+        end of the night; the validation set is scored once, after the last batch. Learner,
+        sampler and RNG are restored afterwards, so stepping the same actions then gives these
+        rewards again in total (the privileged look-ahead of the ``oracle-night`` selector).
+
+        Raises:
+            ValueError: If ``actions`` is empty, longer than the steps left in the night, or
+                names a class that is invalid or not seen yet.
+        """
         self._check_running()
-        self._check_seen([action])
+        actions = [self._check_action(a) for a in actions]
+        if not actions:
+            raise ValueError("actions must name at least one class to replay")
+        left = self.night_length - self.night_step
+        if len(actions) > left:
+            raise ValueError(
+                f"a plan of {len(actions)} steps does not fit the {left} steps left in the night"
+            )
+        self._check_seen(sorted(set(actions)))
         snapshot = self.learner.snapshot_above(self.layer)
         generator_state = self._night_gen.get_state()
         saved = (self._chi2, self._val_confusion)
         try:
-            samples = self.sampler.sample(action, self.config.learner.batch_size, self._night_gen)
-            labels = torch.full((len(samples),), action, dtype=torch.int64)
-            self._train_replay(samples, labels)
+            for action in actions:
+                samples = self.sampler.sample(
+                    action, self.config.learner.batch_size, self._night_gen
+                )
+                labels = torch.full((len(samples),), action, dtype=torch.int64)
+                self._train_replay(samples, labels)
             self._evaluate_validation()
             return saved[0] - self._chi2
         finally:

@@ -79,6 +79,10 @@ class ContinualSampler(Sampler):
 
     remembers_classes = True
 
+    targets_over_known_classes = False
+    """Whether soft targets are the copy's softmax over the classes it knew only, zero for the
+    others (brain-inspired replay's rule), instead of over every output (automatic recall's)."""
+
     def __init__(self, layer: int, *, soft_targets: bool, temperature: float) -> None:
         super().__init__()
         self.layer = _as_int("layer", layer)
@@ -139,6 +143,9 @@ class ContinualSampler(Sampler):
     def replay_targets(self, samples: torch.Tensor, labels: torch.Tensor) -> ReplayTargets | None:
         """The copy's softened outputs for samples of classes known before the day.
 
+        Over every output, or (:attr:`targets_over_known_classes`) over the classes known before
+        the day only, with probability 0 for the rest.
+
         Returns:
             None when soft targets are off, no copy exists (night 1) or no label in the batch
             was known before the day; otherwise targets whose ``soft`` marks those rows.
@@ -152,6 +159,10 @@ class ContinualSampler(Sampler):
             return None
         with torch.no_grad():
             logits = self._before(samples.to(self.learner.device))
+        if self.targets_over_known_classes:
+            # Outputs the copy never learned hold no knowledge; they get probability 0.
+            unknown = ~torch.isin(torch.arange(logits.shape[1]), known).to(logits.device)
+            logits = logits.masked_fill(unknown, float("-inf"))
         probs = torch.softmax(logits / self.temperature, dim=1)
         return ReplayTargets(probs=probs, soft=soft.to(probs.device), temperature=self.temperature)
 

@@ -11,7 +11,10 @@ artificial neural networks"; the seed poster ``002_...``) and their published co
 - the VAE is updated every day on the day's activations and on its own replay of the classes it
   knew before the day (from a frozen copy of itself), weighted 1/t and 1 - 1/t on its t-th fit;
 - *soft targets*: replayed samples of classes known before the day teach the classifier the
-  outputs, at temperature 2, of the network as it was before the day (distillation).
+  outputs, at temperature 2, of the network as it was before the day (distillation), softmaxed
+  over the classes that network knew, with zeros for the classes learned since (BI-R's
+  class-incremental rule: outputs never trained carry no knowledge, and at T = 2 they took about
+  half the mass).
 
 The VAE is separate from the classifier (BI-R merges them, "replay through feedback"; here the
 classifier is the learner's VGG). Like the Gaussian sampler it works on the layer's activations
@@ -199,8 +202,11 @@ class CVAESampler(ContinualSampler):
         repulsion: Override ``config.repulsion`` (the ``cvae-repulsion`` kind passes True).
 
     :meth:`fit` needs a ``generator``; with ``soft_targets`` or ``repulsion`` the sampler needs
-    the learner (:meth:`bind`), which the environment gives it.
+    the learner (:meth:`bind`), which the environment gives it. Soft targets cover the classes
+    known before the day only, zero for newer ones, as BI-R's class-incremental distillation.
     """
+
+    targets_over_known_classes = True
 
     def __init__(
         self, config: CVAEConfig, layer: int, downsample: int, *, repulsion: bool | None = None
@@ -271,7 +277,7 @@ class CVAESampler(ContinualSampler):
                 if not torch.isfinite(loss):
                     raise SamplerDivergedError(
                         f"the cvae sampler's VAE diverged on fit {self._fits} (its loss is "
-                        f"{float(loss)}); lower sampler.cvae.lr"
+                        f"{float(loss.detach())}); lower sampler.cvae.lr"
                     )
                 self._optimizer.zero_grad(set_to_none=True)
                 loss.backward()

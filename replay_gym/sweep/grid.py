@@ -193,17 +193,21 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted keys (``learner.lr``) into the section dicts ``apply_overrides`` takes."""
+    """Dotted keys into the nested dicts ``apply_overrides`` takes.
+
+    ``learner.lr`` becomes ``{"learner": {"lr": ...}}``; ``sampler.cvae.soft_targets`` nests
+    twice.
+    """
     out: dict[str, Any] = {}
     for key, value in overrides.items():
-        section, dot, name = key.partition(".")
-        if dot:
-            out.setdefault(section, {})
-            if not isinstance(out[section], dict):
-                raise ValueError(f"override {section!r} given both whole and as {key!r}")
-            out[section][name] = value
-        else:
-            out[key] = value
+        *path, name = key.split(".")
+        table = out
+        for depth, part in enumerate(path):
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                whole = ".".join(path[: depth + 1])
+                raise ValueError(f"override {whole!r} given both whole and as {key!r}")
+        table[name] = value
     return out
 
 

@@ -19,7 +19,8 @@ class ToyBanditEnv(gym.Env):
     Info carries ``chi2`` (decreases by the reward), ``class_accuracy`` (fixed, from
     ``accuracy``), ``day`` and ``night_step``; the last step of a night adds ``night_end`` and,
     unless it was the last night, ``day_end`` (then ``night_step`` is 0 again). ``probe(a)``
-    returns ``probe_values[a]`` (default: the means) without changing anything and counts calls.
+    returns ``probe_values[a]`` (default: the means) without changing anything and counts calls;
+    ``probe_plan(actions)`` their sum.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -71,6 +72,10 @@ class ToyBanditEnv(gym.Env):
     def probe(self, action: int) -> float:
         self.probe_calls.append(int(action))
         return float(self.probe_values[int(action)])
+
+    def probe_plan(self, actions: Sequence[int]) -> float:
+        """The summed probe values of ``actions`` (each counted as a probe call)."""
+        return float(sum(self.probe(a) for a in actions))
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = int(action)

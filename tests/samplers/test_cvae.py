@@ -214,3 +214,25 @@ def test_encoder_log_variances_stay_finite_for_inputs_far_out_of_range():
     x = torch.full((4, 6), 1e6)
     recon_loss, kl, _ = vae.losses(x, torch.tensor([0, 1, 0, 1]), torch.zeros(4, 3))
     assert torch.isfinite(kl).all() and torch.isfinite(recon_loss).all()
+
+
+def test_soft_targets_cover_only_the_classes_known_before_the_day():
+    """Regression: the targets were the copy's softmax over every output, so classes the copy
+    never learned took about half the mass at T = 2 (measured on class-incremental-frozen, seed
+    100: the true class's share fell from 0.54 to 0.16 over three tasks) and each distilled
+    night taught the old classes' samples to look like no class; cvae replay kept nothing of the
+    first task (validation ACC 0.273, as without replay; hard labels: 0.553). BI-R distils the
+    previous model's scores over the classes it had seen and adds zeros for the new ones."""
+    learner = tiny_learner(n_classes=4)
+    sampler = make("cvae", 4, learner)
+    fit_day(sampler, 4, [0, 1], seed=1, n_classes=4)
+    fit_day(sampler, 4, [2, 3], seed=2, n_classes=4)
+    assert sampler.known_before_day == [0, 1]
+    x = sampler.sample(0, 6, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = sampler.network_before_day()(x)
+    targets = sampler.replay_targets(x, torch.tensor([0, 1, 0, 3, 1, 2]))
+    assert targets.soft.tolist() == [True, True, True, False, True, False]
+    assert torch.equal(targets.probs[:, 2:], torch.zeros(6, 2))
+    expected = torch.softmax(logits[:, :2] / sampler.temperature, dim=1)
+    torch.testing.assert_close(targets.probs[:, :2], expected)

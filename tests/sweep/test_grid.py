@@ -29,6 +29,22 @@ def test_dotted_keys_reach_their_section_and_lists_become_tuples():
     assert Cell("none", 3, "smoke").relative_dir().as_posix() == "none/base/seed_3"
 
 
+def test_a_sampler_kinds_own_setting_is_a_grid_key():
+    """Regression: ``sampler.cvae.soft_targets`` was nested one level only and then refused."""
+    spec = SweepSpec(
+        conditions=("generative",), seeds=(0,), preset="smoke",
+        grid={"sampler.kind": ["cvae"], "sampler.cvae.soft_targets": [True, False]},
+    )
+    cells = spec.cells()
+    assert [c.variant for c in cells] == [
+        "sampler.cvae.soft_targets=True,sampler.kind=cvae",
+        "sampler.cvae.soft_targets=False,sampler.kind=cvae",
+    ]
+    config = cells[1].env_config()
+    assert config.sampler.kind == "cvae" and config.sampler.cvae.soft_targets is False
+    assert config.sampler.cvae.latent == cells[0].env_config().sampler.cvae.latent
+
+
 def test_toml_file_with_sub_tables(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(
