@@ -29,35 +29,19 @@ step() {
 sweep() { "$PY" -m replay_gym sweep --workers "$WORKERS" --threads 1 "$@"; }
 
 R=benchmarks/results
-# Issue 11 §3: the seed papers' samplers, class-incremental, default data.
-step "continual default samplers" \
-  sweep --config benchmarks/continual/default_samplers.toml --out "$R/continual/default"
-step "continual default analysis" "$PY" benchmarks/continual/analyze.py \
-  --runs "$R/continual/default" --paper-runs "$R/calibration/runs"
-# Issue 8 §2: Fashion-MNIST acceptance on the test split (also the paper-scenario courses that
-# issue 11's oracle-gap comparison needs on Fashion-MNIST).
-# acceptance.py runs its cells one after another; two processes on disjoint seeds share the
-# cores (each cell is its own file), then one over all seeds only tabulates.
-acceptance() {
-  "$PY" benchmarks/calibration/acceptance.py --preset fashion-mnist \
-    --out "$R/calibration_fmnist/test" --threads 1 "$@"
-}
-acceptance_halves() {
-  acceptance --seeds 0 2 4 > runs/acceptance-fmnist-even.log 2>&1 &
-  local even=$!
-  acceptance --seeds 1 3 > runs/acceptance-fmnist-odd.log 2>&1
-  local odd=$?
-  wait "$even" && [ "$odd" -eq 0 ]
-}
 mkdir -p runs
-step "fashion-mnist acceptance (test), seeds in two processes" acceptance_halves
-step "fashion-mnist acceptance (test), tables" acceptance --seeds 0 1 2 3 4
+# Issue 11 §1: the night-level ceiling (oracle-night) on class-incremental-frozen and, for the
+# comparison, in the paper scenario on the same seeds.
+step "continual default-frozen oracle-night" sweep \
+  --config benchmarks/continual/default_frozen_oracle_night.toml --out "$R/continual/default-frozen"
+step "paper-scenario oracle-night (default)" sweep \
+  --config benchmarks/continual/paper_oracle_night.toml --out "$R/calibration/runs"
 # Issue 11 on the frozen presets (blocks 1-4 frozen, chosen on validation): Gaussian rows, then
 # the seed samplers, on both data sets.
-step "continual default-frozen" \
-  sweep --config benchmarks/continual/default_frozen.toml --out "$R/continual/default-frozen"
 step "continual default-frozen samplers" sweep \
   --config benchmarks/continual/default_frozen_samplers.toml --out "$R/continual/default-frozen"
+step "continual default-frozen cvae hard targets" sweep \
+  --config benchmarks/continual/default_frozen_cvae_targets.toml --out "$R/continual/default-frozen"
 step "continual default-frozen analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/default-frozen" --paper-runs "$R/calibration/runs"
 step "continual fashion-mnist-frozen" sweep \
@@ -65,8 +49,17 @@ step "continual fashion-mnist-frozen" sweep \
 step "continual fashion-mnist-frozen samplers" sweep \
   --config benchmarks/continual/fashion_mnist_frozen_samplers.toml \
   --out "$R/continual/fashion-mnist-frozen"
+step "paper-scenario oracle-night (fashion-mnist)" sweep \
+  --config benchmarks/continual/paper_oracle_night.toml --preset fashion-mnist \
+  --out "$R/calibration_fmnist/test/runs"
 step "continual fashion-mnist-frozen analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
+# Issue 11 §3: the seed papers' samplers, class-incremental, default data (every block trains;
+# the cvae cells rerun after the soft-target fix of c1ba62d).
+step "continual default samplers" \
+  sweep --config benchmarks/continual/default_samplers.toml --out "$R/continual/default"
+step "continual default analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/default" --paper-runs "$R/calibration/runs"
 # Issue 8 §3 on Fashion-MNIST: the paper's findings F1-F5.
 for spec in f1_none f1_layers days30; do
   step "paper fashion-mnist $spec" sweep --config "benchmarks/paper/$spec.toml" \

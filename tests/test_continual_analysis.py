@@ -92,3 +92,43 @@ def test_missing_seed_leaves_a_group_waiting_and_its_checks_not_run(tmp_path, lo
     assert forgotten["met"] and generative["met"] is None and gap["ours"] == "not run"
     with pytest.raises(FileNotFoundError, match="no such sweep folder"):
         module.analyse(tmp_path / "absent")
+
+
+def test_night_oracle_gap_and_hard_target_ablation_when_run(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    hard = "sampler.cvae.soft_targets=False,sampler.kind=cvae"
+    _sweep(runs, {
+        ("none", "base"): 0.0, ("round-robin", "base"): 0.3, ("oracle", "base"): 0.15,
+        ("oracle-night", "base"): 0.45, ("generative", "sampler.kind=cvae"): 0.1,
+        ("generative", hard): 0.25,
+    })  # fmt: skip
+    paper = tmp_path / "paper"
+    for seed in SEEDS:  # the acceptance layout for oracle and round-robin, a sweep's for the other
+        for folder, accuracy in ((paper / "oracle" / f"seed_{seed}", 0.82),
+                                 (paper / "round-robin" / f"seed_{seed}", 0.80),
+                                 (paper / "oracle-night" / "base" / f"seed_{seed}", 0.83)):
+            folder.mkdir(parents=True)
+            (folder / "config.json").write_text("{}")
+            (folder / "results.jsonl").write_text(json.dumps({"test_accuracy": accuracy}) + "\n")
+    result = module.analyse(runs, paper, SEEDS)
+    gaps = {c["name"].split(" minus")[0]: c for c in result["acceptance"][2:]}
+    assert set(gaps) == {"ACC oracle", "ACC oracle-night"}
+    assert not gaps["ACC oracle"]["met"]  # (0.15 - 0.3) x 2 / 3 = -0.1 < 0.02
+    assert gaps["ACC oracle-night"]["met"]
+    assert np.allclose(gaps["ACC oracle-night"]["details"]["class_incremental"], 0.1)
+    assert np.allclose(gaps["ACC oracle-night"]["details"]["paper"], 0.03)
+    ablation = next(c for c in result["claims"] if c["name"].startswith("cvae with hard labels"))
+    assert ablation["met"] is None and np.allclose(ablation["details"]["difference"], 0.1)
+    assert not any("oracle-night" in w or "soft_targets" in w for w in result["waiting"])
+    table = (runs / "continual.md").read_text()
+    assert "| gaussian | oracle-night | " in table and "| cvae-hard-targets | generative | " in table
+
+
+def test_optional_groups_absent_are_neither_waiting_nor_checked(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {("none", "base"): 0.0, ("round-robin", "base"): 0.3})
+    result = module.analyse(runs, None, SEEDS)
+    assert [c["name"].split(" minus")[0] for c in result["acceptance"]][2:] == ["ACC oracle"]
+    assert "oracle/base" in result["waiting"] and "oracle-night/base" not in result["waiting"]
