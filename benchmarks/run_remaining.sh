@@ -56,6 +56,8 @@ step "continual fashion-mnist-frozen analysis" "$PY" benchmarks/continual/analyz
   --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
 # Issue 11 §3: the seed papers' samplers, class-incremental, default data (every block trains;
 # the cvae cells rerun after the soft-target fix of c1ba62d).
+step "continual default (Gaussian, incl. oracle-night)" \
+  sweep --config benchmarks/continual/default.toml --out "$R/continual/default"
 step "continual default samplers" \
   sweep --config benchmarks/continual/default_samplers.toml --out "$R/continual/default"
 step "continual default analysis" "$PY" benchmarks/continual/analyze.py \
@@ -76,6 +78,8 @@ done
 
 # Last: the seed samplers on Fashion-MNIST with every block training (the preset as the
 # Gaussian rows of results/continual/fashion-mnist ran).
+step "continual fashion-mnist (Gaussian, incl. oracle-night)" \
+  sweep --config benchmarks/continual/fashion_mnist.toml --out "$R/continual/fashion-mnist"
 step "continual fashion-mnist samplers" \
   sweep --config benchmarks/continual/fashion_mnist_samplers.toml --out "$R/continual/fashion-mnist"
 step "continual fashion-mnist analysis" "$PY" benchmarks/continual/analyze.py \
