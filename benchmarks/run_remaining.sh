@@ -46,12 +46,14 @@ step "continual default-frozen analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/default-frozen" --paper-runs "$R/calibration/runs"
 step "continual fashion-mnist-frozen" sweep \
   --config benchmarks/continual/fashion_mnist_frozen.toml --out "$R/continual/fashion-mnist-frozen"
-step "continual fashion-mnist-frozen samplers" sweep \
-  --config benchmarks/continual/fashion_mnist_frozen_samplers.toml \
-  --out "$R/continual/fashion-mnist-frozen"
 step "paper-scenario oracle-night (fashion-mnist)" sweep \
   --config benchmarks/continual/paper_oracle_night.toml --preset fashion-mnist \
   --out "$R/calibration_fmnist/test/runs"
+step "continual fashion-mnist-frozen analysis (Gaussian rows)" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
+step "continual fashion-mnist-frozen samplers" sweep \
+  --config benchmarks/continual/fashion_mnist_frozen_samplers.toml \
+  --out "$R/continual/fashion-mnist-frozen"
 step "continual fashion-mnist-frozen analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
 # Issue 11 §3: the seed papers' samplers, class-incremental, default data (every block trains;
