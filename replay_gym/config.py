@@ -583,6 +583,20 @@ classes at 0.83 and their real images at 0.33), and generative replay raised val
 (``fashion-mnist-class-incremental-frozen``) +0.048 +- 0.039 against +0.007 +- 0.007, tasks
 still learned to 0.75 (``benchmarks/results/calibration_fmnist/class_incremental_frozen/``)."""
 
+FASHION_MNIST_CLASS_INCREMENTAL_FROZEN_SAMPLES_PER_CLASS = CLASS_INCREMENTAL_TRAIN_PER_CLASS
+"""Generated samples per class and night of ``fashion-mnist-class-incremental-frozen``: 900, as
+many as the day's training images (the paper's rule for a night), not the other presets' 180.
+With 180 the preset passed its validation screen narrowly (+0.048 +- 0.039) and missed on the
+test seeds (generative - none ACC +0.030 +- 0.016, p=.137; kept in
+``benchmarks/results/continual/fashion-mnist-frozen-short-nights``). Diagnosed on validation seed
+100 (``benchmarks/continual/old_class_fidelity.py``): at the start of each night the network
+classified old classes' samples at 0.03 and their real images at 0.04 -- each Fashion-MNIST day
+(epsilon 1e-3, a fast learner) erases the old classes, and a night of 10-50 steps cannot
+restore them. Nights as long as days gave +0.264 +- 0.005 on validation seeds 100-101
+(``benchmarks/results/calibration_fmnist/class_incremental_frozen/night_length/screen.md``).
+This choice was made after the test result above, on validation data only; the default's frozen
+preset, which held on test, keeps 180."""
+
 FASHION_MNIST_CLASS_INCREMENTAL_ADAM_EPS = 1e-3
 """Adam epsilon of the fashion-mnist-class-incremental preset, chosen on the validation split
 (seeds 100-101; ``benchmarks/results/calibration_fmnist/class_incremental/screen.md``). Its base
@@ -663,14 +677,19 @@ frozen (the seed papers' practice), so that replay at block 4 keeps old classes;
 ``fashion-mnist-class-incremental``: the same as ``class-incremental`` on all ten
 Fashion-MNIST classes, from the default's embedded base (pretrained on procedural images, so
 every garment is new to it); ``fashion-mnist-class-incremental-frozen``: that with blocks 1-4
-frozen."""
+frozen and nights as long as days (900 samples per class)."""
 
-for _plain in ("class-incremental", "fashion-mnist-class-incremental"):
-    # The frozen presets are their plain twins with blocks 1-4 frozen, and nothing else.
+for _plain, _samples in (
+    ("class-incremental", CLASS_INCREMENTAL_SAMPLES_PER_CLASS),
+    ("fashion-mnist-class-incremental", FASHION_MNIST_CLASS_INCREMENTAL_FROZEN_SAMPLES_PER_CLASS),
+):
+    # The frozen presets are their plain twins with blocks 1-4 frozen (and, on Fashion-MNIST,
+    # nights as long as days).
     _base = PRESETS[_plain]
     PRESETS[f"{_plain}-frozen"] = dataclasses.replace(
         _base,
         learner=dataclasses.replace(_base.learner, frozen_blocks=CLASS_INCREMENTAL_FROZEN_BLOCKS),
+        sampler=dataclasses.replace(_base.sampler, samples_per_class=_samples),
     )
 
 

@@ -76,14 +76,20 @@ def test_unknown_and_ambiguous_overrides_are_named():
         apply_overrides(EnvConfig(), learner=3)
 
 
-@pytest.mark.parametrize("plain_name", ["class-incremental", "fashion-mnist-class-incremental"])
-def test_frozen_presets_differ_from_their_plain_ones_only_in_frozen_blocks(plain_name):
+@pytest.mark.parametrize(("plain_name", "samples"), [
+    ("class-incremental", 180), ("fashion-mnist-class-incremental", 900),
+])  # fmt: skip
+def test_frozen_presets_differ_from_their_plain_ones_only_where_chosen(plain_name, samples):
+    """Frozen blocks 1-4; on Fashion-MNIST also nights as long as days (chosen on validation)."""
     frozen, plain = preset(f"{plain_name}-frozen"), preset(plain_name)
     assert frozen.learner.frozen_blocks == frozen.replay_layer == 4
     assert plain.learner.frozen_blocks == 0
     assert dataclasses.replace(frozen.learner, frozen_blocks=0) == plain.learner
-    assert (frozen.data, frozen.sampler, frozen.scenario) == (plain.data, plain.sampler,
-                                                             plain.scenario)  # fmt: skip
+    assert frozen.sampler.samples_per_class == samples
+    assert frozen.sampler.samples_per_class in (plain.sampler.samples_per_class,
+                                                frozen.data.train_per_class)  # fmt: skip
+    assert dataclasses.replace(frozen.sampler, samples_per_class=180) == plain.sampler
+    assert (frozen.data, frozen.scenario) == (plain.data, plain.scenario)
 
 
 def test_unknown_preset_lists_the_names():
