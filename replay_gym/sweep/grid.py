@@ -63,7 +63,7 @@ class Cell:
 
     def env_config(self) -> EnvConfig:
         """The preset with this cell's overrides, checked."""
-        config = apply_overrides(preset_config(self.preset), **_nest(dict(self.overrides)))
+        config = apply_overrides(preset_config(self.preset), **dict(self.overrides))
         config.validate()
         return config
 
@@ -189,25 +189,6 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(value, f"{name}."))
         else:
             out[name] = value
-    return out
-
-
-def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted keys into the nested dicts ``apply_overrides`` takes.
-
-    ``learner.lr`` becomes ``{"learner": {"lr": ...}}``; ``sampler.cvae.soft_targets`` nests
-    twice.
-    """
-    out: dict[str, Any] = {}
-    for key, value in overrides.items():
-        *path, name = key.split(".")
-        table = out
-        for depth, part in enumerate(path):
-            table = table.setdefault(part, {})
-            if not isinstance(table, dict):
-                whole = ".".join(path[: depth + 1])
-                raise ValueError(f"override {whole!r} given both whole and as {key!r}")
-        table[name] = value
     return out
 
 
