@@ -693,7 +693,6 @@ for _plain, _samples in (
     )
 
 
-
 def preset(name: str) -> EnvConfig:
     """The named preset; ``ValueError`` lists the names when ``name`` is unknown."""
     try:

@@ -70,12 +70,16 @@ def variant_of(sampler: str) -> str:
     return VARIANTS[sampler]
 
 
+def group_folder(runs: Path, condition: str, sampler: str) -> Path:
+    """Where a (condition, sampler) group's seeds lie in the sweep folder."""
+    return runs / condition / variant_of(sampler)
+
+
 def load_group(runs: Path, condition: str, sampler: str, seeds: tuple[int, ...]) -> dict | None:
     """Per seed, the course's records; None until every seed has finished."""
-    folder = runs / condition / ("base" if condition == "none" else variant_of(sampler))
     courses = {}
     for seed in seeds:
-        run = folder / f"seed_{seed}"
+        run = group_folder(runs, condition, sampler) / f"seed_{seed}"
         if not is_run_dir(run):
             return None
         courses[seed] = load_records(run)
@@ -293,8 +297,8 @@ def analyse(runs: Path, paper_runs: Path | None = None,
     groups, waiting = {}, []
     for sampler in SAMPLERS:
         for condition in SCHEDULES[sampler]:
-            folder = runs / condition / ("base" if condition == "none" else variant_of(sampler))
-            if (condition, sampler) in OPTIONAL and not folder.is_dir():
+            optional = (condition, sampler) in OPTIONAL
+            if optional and not group_folder(runs, condition, sampler).is_dir():
                 continue
             courses = load_group(runs, condition, sampler, seeds)
             if courses is None:
