@@ -70,18 +70,25 @@ def find_run_dirs(path: Path) -> list[Path]:
     return found
 
 
+NOT_SETTINGS = ("seeds", "git", "threads")
+"""``config.json`` keys that do not make runs different: which seeds ran, the commit they ran at
+(a sweep resumed in a later session records another), and torch's thread count."""
+
+
 def _labels(runs: list[tuple[Path, dict]]) -> list[str]:
     """A label per run: runs of one condition and the same settings (seeds aside) share one.
 
-    The label is the condition, unless the condition's runs differ in settings; then each group
-    of runs with equal settings is ``condition (folder)``, the folder holding that group's runs
-    relative to the folder holding them all, less a leading folder named as the condition (so
-    a sweep's ``OUT/generative/replay_layer=4/seed_k`` runs are ``generative (replay_layer=4)``).
+    The label is the condition, unless the condition's runs differ in settings (any key but
+    :data:`NOT_SETTINGS`); then each group of runs with equal settings is ``condition
+    (folder)``, the folder holding that group's runs relative to the folder holding them all,
+    less a leading folder named as the condition (so a sweep's
+    ``OUT/generative/replay_layer=4/seed_k`` runs are ``generative (replay_layer=4)``).
     """
     groups: dict[tuple[str, str], list[Path]] = {}
     keys = []
     for path, config in runs:
-        settings = json.dumps({k: v for k, v in config.items() if k != "seeds"}, sort_keys=True)
+        settings = {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+        settings = json.dumps(settings, sort_keys=True)
         keys.append((config["condition"], settings))
         groups.setdefault(keys[-1], []).append(path.resolve())
     every = [p for paths in groups.values() for p in paths]

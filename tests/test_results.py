@@ -6,6 +6,7 @@ from replay_gym.results import (
     curve_table,
     find_run_dirs,
     format_curve_table,
+    labels_in_order,
     load_runs,
     normalised_scores,
     numeric_metrics,
@@ -69,6 +70,24 @@ def test_sweep_command_layout(tmp_path, make_run):
         "generative (replay_layer=4)",
     ]
     assert table.groupby("label")["seed"].nunique().to_list() == [2, 2]
+
+
+def test_runs_from_other_commits_or_thread_counts_share_a_label(tmp_path, make_run):
+    # Regression: a sweep resumed in a later session records another commit (and a run may use
+    # other threads); that is where a result came from, not a setting, so it must not split a
+    # condition's seeds into "oracle (base)" and "oracle (base)'".
+    import json
+
+    for seed, commit, dirty, threads in ((0, "a" * 40, True, 1), (1, "b" * 40, False, 2)):
+        run = flat_run(make_run, tmp_path / "out" / "oracle" / "base" / f"seed_{seed}", "oracle",
+                       {seed: NONE[seed]})  # fmt: skip
+        config = json.loads((run / "config.json").read_text())
+        config.update(git={"commit": commit, "dirty": dirty}, threads=threads)
+        (run / "config.json").write_text(json.dumps(config))
+    flat_run(make_run, tmp_path / "out" / "none" / "base" / "seed_0", "none", {0: NONE[0]})
+    table = load_runs([tmp_path / "out"])
+    assert labels_in_order(table) == ["none", "oracle"]
+    assert sorted(table.loc[table["label"] == "oracle", "seed"].unique()) == [0, 1]
 
 
 def test_labels_keep_the_order_runs_are_given(tmp_path, make_run):
