@@ -99,3 +99,28 @@ def test_sb3_row_trains_side_by_side_with_checkpoints_and_resumes_a_killed_train
     board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0,), 1, workers=2)
     resumed = trained[-1]
     assert resumed.resume == fresh.out.with_suffix(".ckpt") and resumed.total_timesteps is None
+
+
+def test_a_board_says_how_far_its_ceiling_lies_above_round_robin(tmp_path, load_script, make_run):
+    # The normalised score divides by oracle - round-robin night by night; a board must say how
+    # large that room is and on how many nights it exists, and warn when it is not clearly > 0.
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+
+    def cells(row, curves):
+        for seed, curve in curves.items():
+            accuracy = {seed: [[a, a] for a in curve]}
+            make_run(tmp_path / "smoke" / row / "base" / f"seed_{seed}", row, accuracy, accuracy)
+
+    cells("round-robin", {0: [0.4, 0.5, 0.6], 1: [0.5, 0.6, 0.7]})
+    cells("oracle", {0: [0.5, 0.5, 0.7], 1: [0.6, 0.7, 0.6]})  # above on 4 of 6 nights
+    cells("random", {0: [0.45, 0.5, 0.6], 1: [0.5, 0.6, 0.7]})
+    result = board.board_table(tmp_path, "smoke")
+    room = result["ceiling"]
+    assert room["mean_over_days"] == pytest.approx([0.2 / 3, 0.1 / 3])
+    assert (room["nights_scored"], room["nights"]) == (4, 6)
+    text = board.markdown([result], {})
+    assert "Normaliser: oracle − round-robin in mean test accuracy over days 0.050 ± 0.017" in text
+    assert "above round-robin on 4 of 6 nights" in text
+    assert "divides noise by noise" not in text  # 0.050 > 2 x 0.017
+    flat = {"mean_over_days": [0.01, -0.01, 0.02], "nights_scored": 5, "nights": 30}
+    assert "divides noise by noise" in board._ceiling_lines(flat)[0]

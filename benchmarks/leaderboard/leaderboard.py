@@ -144,7 +144,7 @@ def board_table(out: Path, preset: str) -> dict:
 
     everything = pd.concat(tables.values(), ignore_index=True)
     base = per_seed(tables[BASELINE]).set_index("seed")
-    result = {"preset": preset, "rows": {}}
+    result = {"preset": preset, "rows": {}, "ceiling": ceiling_room(everything)}
     for row, table in tables.items():
         values = per_seed(table).set_index("seed")
         seeds = sorted(set(values.index) & set(base.index))
@@ -166,6 +166,29 @@ def board_table(out: Path, preset: str) -> dict:
                                            "text": paper_style(test)}  # fmt: skip
         result["rows"][row] = entry
     return result
+
+
+def ceiling_room(table) -> dict:
+    """How far the ceiling lies above the baseline: the normalised score's denominator.
+
+    ``mean_over_days``: per seed, the ceiling's mean accuracy over days minus the baseline's;
+    ``nights_scored`` / ``nights``: the nights where the ceiling is above the baseline (the others
+    are left out of the normalised score). Where this room is small, the score divides noise by
+    noise, and the accuracy columns are the comparison to read.
+    """
+    ceiling = per_seed(table[table["label"] == CEILING]).set_index("seed")["mean_over_days"]
+    baseline = per_seed(table[table["label"] == BASELINE]).set_index("seed")["mean_over_days"]
+    seeds = sorted(set(ceiling.index) & set(baseline.index))
+    try:
+        counts = normalised_scores(table, CEILING, BASELINE, CEILING).nights_scored
+    except ValueError:  # the two rows' seeds or days differ
+        counts = None
+    nights = table[table["label"] == BASELINE].groupby("seed")["day"].nunique()
+    return {
+        "mean_over_days": [float(ceiling[s] - baseline[s]) for s in seeds],
+        "nights_scored": None if counts is None else int(np.sum(counts)),
+        "nights": int(nights.loc[seeds].sum()),
+    }
 
 
 def aggregate(boards: list[dict], rng_seed: int = 0) -> dict:
@@ -203,6 +226,25 @@ def _ms(values) -> str:
     return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
 
 
+def _ceiling_lines(room: dict | None) -> list[str]:
+    """A board's note on its normaliser (:func:`ceiling_room`)."""
+    if not room or not room["mean_over_days"]:
+        return []
+    values = np.asarray(room["mean_over_days"], dtype=float)
+    mean, sem = mean_sem(values)
+    text = (f"Normaliser: {CEILING} − {BASELINE} in mean test accuracy over days "
+            f"{_ms(values)}")  # fmt: skip
+    if room["nights_scored"] is not None:
+        text += (f"; the {CEILING} was above {BASELINE} on {room['nights_scored']} of "
+                 f"{room['nights']} nights (only those are scored)")  # fmt: skip
+    if sem is None or mean <= 2 * sem:
+        text += (
+            f". The {CEILING} is not clearly above {BASELINE} here, so the normalised "
+            "score divides noise by noise: compare the accuracy columns instead"
+        )
+    return [text + "."]
+
+
 def markdown(boards: list[dict], overall: dict) -> str:
     lines = ["# Selector leaderboard", ""]
     for board in boards:
@@ -222,7 +264,7 @@ def markdown(boards: list[dict], overall: dict) -> str:
             test = entry.get("vs_round_robin", {}).get("text", "–")
             lines.append(f"| {row} | {len(entry['seeds'])} | {_ms(entry['final'])} | "
                          f"{_ms(entry['mean_over_days'])} | {score} | {test} |")  # fmt: skip
-        lines.append("")
+        lines += ["", *_ceiling_lines(board.get("ceiling")), ""]
     if overall:
         lines += ["## Across boards (stratified bootstrap, 95 % CI)", "",
                   "| row | IQM normalised score | P(improvement over round-robin) |",
