@@ -83,17 +83,18 @@ for algo in ppo dqn; do
     --algo "$algo" --timesteps 20000 --presets default fashion-mnist --workers "$WORKERS"
 done
 
-# Then the rest of the sampler x selector grids (the oracle x recall cells are the slowest:
-# recall optimises a batch for every class the oracle probes).
+# Then the rest of the sampler x selector grids: the default's first (40 cells of 2-7 min),
+# then Fashion-MNIST frozen (the oracle x recall cells are the slowest: recall optimises a batch
+# for every class the oracle probes).
+step "continual default samplers" \
+  sweep --config benchmarks/continual/default_samplers.toml --out "$R/continual/default"
+step "continual default analysis (full grid)" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/default" --paper-runs "$R/calibration/runs"
 step "continual fashion-mnist-frozen samplers" sweep \
   --config benchmarks/continual/fashion_mnist_frozen_samplers.toml \
   --out "$R/continual/fashion-mnist-frozen"
 step "continual fashion-mnist-frozen analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
-step "continual default samplers" \
-  sweep --config benchmarks/continual/default_samplers.toml --out "$R/continual/default"
-step "continual default analysis (full grid)" "$PY" benchmarks/continual/analyze.py \
-  --runs "$R/continual/default" --paper-runs "$R/calibration/runs"
 
 # Last: the seed samplers on Fashion-MNIST with every block training (the preset as the
 # Gaussian rows of results/continual/fashion-mnist ran).
