@@ -7,7 +7,7 @@ own constructor defaults, so that it cannot drift from what the code does.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -170,8 +170,8 @@ class TrainSB3Args:
     """Base environment configuration: default (embedded data, CPU), smoke (tiny), fashion-mnist,
     class-incremental, class-incremental-frozen, fashion-mnist-class-incremental,
     fashion-mnist-class-incremental-frozen, paper."""
-    env: EnvConfig = field(default_factory=EnvConfig)
-    """Environment settings (defaults come from --preset)."""
+    env: Annotated[EnvConfig | None, tyro.conf.AvoidSubcommands] = None
+    """Environment settings (defaults come from --preset; None, in Python: the preset's own)."""
     total_timesteps: Annotated[int | None, _help(
         "Environment steps to train for, over all envs. None: {total:,} for a new model "
         "({courses:g} courses of the default preset); with --resume, the steps the resumed run "
@@ -283,6 +283,10 @@ class TrainSB3Args:
     """SB3 verbosity: 0 silent, 1 a table of training statistics after each update."""
 
     def __post_init__(self) -> None:
+        if self.env is None:  # never train on EnvConfig()'s bare defaults under a preset's name
+            if not isinstance(self.preset, str):
+                raise ValueError(f"preset must be a preset name, got {self.preset!r}")
+            object.__setattr__(self, "env", preset(self.preset))
         check_fields(self)  # types (finite floats, integers not rounded); strings become paths
 
     @property

@@ -55,6 +55,18 @@ def test_default_hyperparameters_follow_the_environment():
     assert TrainSB3Args(algo="dqn", env=TINY, gamma=0.9).hyperparameters()["gamma"] == 0.9
 
 
+def test_the_environment_defaults_to_the_named_presets():
+    # Regression: built in Python (as the leaderboard builds it), TrainSB3Args(preset="default")
+    # trained on EnvConfig()'s bare defaults (Adam eps 1.0, 360 images, the paper's
+    # down-sampling; prototypes even for preset="fashion-mnist"), while the sidecar said
+    # "default"; only the command line filled env from --preset.
+    for name in ("default", "fashion-mnist", "smoke"):
+        assert TrainSB3Args(algo="ppo", preset=name).env == preset(name)
+    assert TrainSB3Args(algo="ppo", preset="smoke", env=TINY).env == TINY  # given: kept
+    with pytest.raises(ValueError, match="nope"):
+        TrainSB3Args(algo="ppo", preset="nope")
+
+
 def test_default_paths():
     args = TrainSB3Args(algo="dqn", preset="smoke", env=TINY)
     assert args.model_path == Path("runs/sb3-dqn-smoke.zip")
