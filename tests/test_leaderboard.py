@@ -6,6 +6,8 @@ import sys
 import numpy as np
 import pytest
 
+from replay_gym.config import preset
+
 
 @pytest.mark.slow
 def test_run_then_add_a_user_selector_row(tmp_path, load_script, monkeypatch):
@@ -83,7 +85,12 @@ def test_sb3_row_trains_side_by_side_with_checkpoints_and_resumes_a_killed_train
 
     board = load_script("benchmarks/leaderboard/leaderboard.py")
     trained, evaluated = [], []
-    monkeypatch.setattr(sb3, "train_sb3", lambda args: trained.append(args))
+
+    def train(args):  # records the arguments and writes the sidecar a training writes
+        trained.append(args)
+        write_sidecar(args.out, args.env)
+
+    monkeypatch.setattr(sb3, "train_sb3", train)
     monkeypatch.setattr(runner, "run", lambda args: evaluated.append(args.first_seed))
     row = board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0, 1), 1, workers=2)
     assert row == "sb3-ppo" and evaluated == [0, 1]
@@ -99,6 +106,33 @@ def test_sb3_row_trains_side_by_side_with_checkpoints_and_resumes_a_killed_train
     board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0,), 1, workers=2)
     resumed = trained[-1]
     assert resumed.resume == fresh.out.with_suffix(".ckpt") and resumed.total_timesteps is None
+    assert resumed.env == fresh.env == preset("smoke")  # the board's preset, not EnvConfig()
+
+
+def write_sidecar(model, env):
+    import json
+
+    from replay_gym.agents.sb3 import sidecar_path
+    from replay_gym.config import config_to_dict
+
+    model.parent.mkdir(parents=True, exist_ok=True)
+    sidecar_path(model).write_text(json.dumps({"env": config_to_dict(env)}))
+
+
+def test_an_sb3_row_refuses_a_model_trained_on_other_settings(tmp_path, load_script, monkeypatch):
+    # Regression: a model trained on EnvConfig()'s bare defaults was evaluated on the board with
+    # only a warning; a board's row must come from its own preset.
+    import replay_gym.runner as runner
+
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    monkeypatch.setattr(runner, "run", lambda args: pytest.fail("evaluated a mismatched model"))
+    model = tmp_path / "smoke" / "models" / "ppo-500-seed1000.zip"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"")
+    write_sidecar(model, preset("default"))
+    with pytest.raises(SystemExit, match=r"trained on other settings than the 'smoke' board's"):
+        board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0,), 1)
+    assert board.settings_changed(model, "default") == []
 
 
 def test_a_board_says_how_far_its_ceiling_lies_above_round_robin(tmp_path, load_script, make_run):

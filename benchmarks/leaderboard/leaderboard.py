@@ -108,6 +108,13 @@ def train_and_run_sb3(
         if list_checkpoints(checkpoints):  # a killed training: finish its target
             args = dataclasses.replace(args, total_timesteps=None, resume=checkpoints)
         train_sb3(args)
+    changed = settings_changed(model, preset)
+    if changed:
+        raise SystemExit(
+            f"{model} was trained on other settings than the {preset!r} board's ("
+            + "; ".join(changed[:8])
+            + "): delete it, with its .ckpt and .zip.json, to train the row again"
+        )
     for seed in seeds:
         run_dir = board_dir(out, preset) / row / "base" / f"seed_{seed}"
         if find_runs(run_dir):
@@ -115,6 +122,27 @@ def train_and_run_sb3(
         run(RunArgs(condition="sb3", preset=preset, seeds=1, first_seed=seed, out=run_dir,
                     overwrite=True, model=model, progress=False, threads=threads))  # fmt: skip
     return row
+
+
+def settings_changed(model: Path, preset: str) -> list[str]:
+    """``key: trained -> board`` for each environment setting the model was not trained with.
+
+    A board's SB3 row must be trained on the board's own preset; a model trained on anything
+    else (another preset, an older preset definition) is refused rather than evaluated.
+    """
+    from replay_gym.agents.sb3 import read_sidecar
+    from replay_gym.config import config_to_dict
+    from replay_gym.config import preset as preset_config
+    from replay_gym.run_logger import flatten
+
+    sidecar = read_sidecar(model)
+    if sidecar is None or "env" not in sidecar:
+        return [f"{model} has no sidecar recording its environment"]
+    trained = flatten(sidecar["env"])
+    board = flatten(json.loads(json.dumps(config_to_dict(preset_config(preset)))))
+    return [f"{key}: {trained.get(key)!r} -> {board.get(key)!r}"
+            for key in sorted(trained.keys() | board.keys())
+            if trained.get(key) != board.get(key)]  # fmt: skip
 
 
 def find_runs(path: Path) -> list[Path]:
