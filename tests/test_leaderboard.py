@@ -61,6 +61,25 @@ def test_aggregate_across_boards(load_script):
     assert "| good | 0.550 [" in board.markdown([], overall)
 
 
+def test_a_rows_intervals_do_not_move_when_rows_are_added(load_script):
+    # Regression: one generator was shared by the rows in turn, so adding a row (a new selector,
+    # an SB3 agent) moved every other row's bootstrap interval.
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    rng = np.random.default_rng(7)
+
+    def rows(names):
+        made = {name: {"mean_over_days": list(rng.uniform(0.4, 0.8, 5)),
+                       "normalised": list(rng.normal(0.0, 1.0, 5))} for name in names}
+        return made  # fmt: skip
+
+    boards = [{"preset": p, "rows": rows(["round-robin", "oracle", "good"])} for p in "ab"]
+    before = board.aggregate(boards)
+    for b in boards:
+        b["rows"].update(rows(["aaa-new"]))
+    after = board.aggregate(boards)
+    assert set(after) == {"good", "aaa-new"} and after["good"] == before["good"]
+
+
 def test_sb3_row_refuses_training_on_an_evaluation_seed(load_script):
     board = load_script("benchmarks/leaderboard/leaderboard.py")
     with pytest.raises(SystemExit, match="keep training seeds apart"):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -223,10 +224,11 @@ def aggregate(boards: list[dict], rng_seed: int = 0) -> dict:
     """Across boards: IQM of the normalised score, P(improvement) over round-robin, with CIs."""
     rows = sorted(set.intersection(*(set(b["rows"]) for b in boards))) if boards else []
     out = {}
-    rng = np.random.default_rng(rng_seed)
     for row in rows:
         if row in (BASELINE, CEILING):
             continue
+        # a generator per row, so that a row's intervals do not change when rows are added
+        rng = np.random.default_rng([rng_seed, zlib.crc32(row.encode())])
         scores, ours, theirs = [], [], []
         for board in boards:
             entry, base = board["rows"][row], board["rows"][BASELINE]
