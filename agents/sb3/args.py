@@ -284,9 +284,7 @@ class TrainSB3Args:
 
     def __post_init__(self) -> None:
         if self.env is None:  # never train on EnvConfig()'s bare defaults under a preset's name
-            if not isinstance(self.preset, str):
-                raise ValueError(f"preset must be a preset name, got {self.preset!r}")
-            object.__setattr__(self, "env", preset(self.preset))
+            object.__setattr__(self, "env", preset(self.preset))  # refuses an unknown name
         check_fields(self)  # types (finite floats, integers not rounded); strings become paths
 
     @property

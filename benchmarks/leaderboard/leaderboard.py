@@ -126,7 +126,7 @@ def train_and_run_sb3(
 
 
 def settings_changed(model: Path, preset: str) -> list[str]:
-    """``key: trained -> board`` for each environment setting the model was not trained with.
+    """``key: saved X, now Y`` for each environment setting the model was not trained with.
 
     A board's SB3 row must be trained on the board's own preset; a model trained on anything
     else (another preset, an older preset definition) is refused rather than evaluated.
@@ -134,16 +134,13 @@ def settings_changed(model: Path, preset: str) -> list[str]:
     from replay_gym.agents.sb3 import read_sidecar
     from replay_gym.config import config_to_dict
     from replay_gym.config import preset as preset_config
-    from replay_gym.run_logger import flatten
+    from replay_gym.statefile import differences
 
     sidecar = read_sidecar(model)
     if sidecar is None or "env" not in sidecar:
         return [f"{model} has no sidecar recording its environment"]
-    trained = flatten(sidecar["env"])
-    board = flatten(json.loads(json.dumps(config_to_dict(preset_config(preset)))))
-    return [f"{key}: {trained.get(key)!r} -> {board.get(key)!r}"
-            for key in sorted(trained.keys() | board.keys())
-            if trained.get(key) != board.get(key)]  # fmt: skip
+    board = json.loads(json.dumps(config_to_dict(preset_config(preset))))
+    return differences(sidecar["env"], board)
 
 
 def find_runs(path: Path) -> list[Path]:
