@@ -132,3 +132,16 @@ def test_read_json_names_a_file_that_is_not_json(tmp_path):
     (tmp_path / "bad.json").write_bytes(b"\x80\x04not json")
     with pytest.raises(ValueError, match=f"cannot read {tmp_path / 'bad.json'} as JSON"):
         read_json(tmp_path / "bad.json")
+
+
+def test_load_records_reads_json_lines_and_names_a_file_it_cannot_read(tmp_path):
+    from replay_gym.analysis import load_records
+
+    (tmp_path / "results.jsonl").write_text('{"day": 1}\n{"day": 2}\n')
+    assert load_records(tmp_path) == [{"day": 1}, {"day": 2}]
+    (tmp_path / "results.jsonl").write_text('{"day": 1}\n{"day": 2')  # cut off by a kill
+    with pytest.raises(ValueError, match="cannot read .*results.jsonl as JSON lines"):
+        load_records(tmp_path)
+    (tmp_path / "results.jsonl").write_bytes(b"\xff\xfe")
+    with pytest.raises(ValueError, match="cannot read .*results.jsonl as JSON lines"):
+        load_records(tmp_path)

@@ -14,6 +14,7 @@ from replay_gym.config import (
     LearnerConfig,
     SamplerConfig,
     apply_overrides,
+    comparable_env,
     config_from_dict,
     config_to_dict,
     preset,
@@ -229,3 +230,20 @@ def test_adam_eps_help_names_the_presets_values_not_constants(capsys, monkeypatc
     assert f"presets use {EMBEDDED_ADAM_EPS:g}" in entry.replace(" ", " ")
     assert f"fashion-mnist: {FASHION_MNIST_ADAM_EPS:g}" in entry
     assert "ADAM_EPS" not in entry and "METHOD" not in entry
+
+
+def test_comparable_env_fills_new_settings_and_blanks_factors_of_other_layers():
+    recorded = json.loads(json.dumps(config_to_dict(EnvConfig())))
+    del recorded["sampler"]["kind"]  # a setting added after this record was written
+    recorded["sampler"]["downsample"] = [9, 9, 9, 2, 9]
+    out = comparable_env(recorded)
+    assert out["sampler"]["kind"] == EnvConfig().sampler.kind
+    assert out["sampler"]["downsample"] == [None, None, None, 2, None]  # replay_layer 4 only
+    other = {**recorded, "sampler": {**recorded["sampler"], "downsample": [1, 1, 1, 2, 1]}}
+    assert comparable_env(other) == out  # factors of unused layers do not change the course
+    assert comparable_env({**recorded, "replay_layer": 3}) != out
+
+
+def test_n_real_days_is_every_day_unless_real_days_cuts_it():
+    assert EnvConfig(days=7).n_real_days == 7
+    assert EnvConfig(days=7, real_days=3).n_real_days == 3

@@ -114,3 +114,11 @@ def test_early_class_accuracy_takes_the_first_classes_to_arrive():
         early_class_accuracy([0.1, 0.2, 0.3], [0, 0, 1], 0.5)
     with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
         early_class_accuracy([0.1, 0.2], [0, 1], 0.0)
+
+
+def test_early_key_names_the_record_field_of_a_fraction():
+    from replay_gym.scenarios.class_incremental import EARLY_FRACTIONS, early_key
+
+    assert early_key(0.2) == "first_20pct_accuracy"
+    assert early_key(0.5) == "first_50pct_accuracy"
+    assert len({early_key(f) for f in EARLY_FRACTIONS}) == len(EARLY_FRACTIONS)

@@ -126,3 +126,15 @@ def test_compare_and_plot_a_real_run(tmp_path, make_run):
     main(["compare", str(out), "--out", str(tmp_path / "c.png")])
     main(["plot", "scatter", str(out), "--out", str(tmp_path / "s.png")])
     assert is_png(tmp_path / "c.png") and is_png(tmp_path / "s.png")
+
+
+def test_save_figure_writes_png_only_and_makes_its_folder(tmp_path):
+    from replay_gym.plots import save_figure
+
+    fig = new_figure()
+    fig.add_subplot().plot([0, 1])
+    out = save_figure(fig, tmp_path / "a" / "b" / "fig.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in out.parent.iterdir()] == ["fig.png"]  # no temporary file left
+    with pytest.raises(ValueError, match="name the file \\*.png"):
+        save_figure(fig, tmp_path / "fig.pdf")

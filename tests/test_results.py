@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 
 from replay_gym.results import (
+    check_metric,
     class_table,
     curve_table,
     find_run_dirs,
     format_curve_table,
+    is_run_dir,
     labels_in_order,
     load_runs,
     normalised_scores,
@@ -165,3 +167,23 @@ def test_normalised_scores_pair_seeds_and_nights(tmp_path, make_run):
     flat_run(make_run, tmp_path / "short", "ucb1", {0: [0.6], 1: [0.5]})
     with pytest.raises(ValueError, match="pairs them night by night"):
         normalised_scores(load_runs([tmp_path]), "ucb1")
+
+
+def test_is_run_dir_needs_results_and_config_and_a_finished_name(tmp_path, make_run):
+    run = flat_run(make_run, tmp_path / "none", "none", NONE)
+    assert is_run_dir(run)
+    assert not is_run_dir(tmp_path)  # a folder holding runs is not one
+    partial = tmp_path / "none.partial"
+    run.rename(partial)
+    assert not is_run_dir(partial)  # a killed run's staging folder
+    (partial / "config.json").unlink()
+    partial.rename(run)
+    assert not is_run_dir(run)  # results without a config
+
+
+def test_check_metric_accepts_numeric_per_day_columns_only(tmp_path, make_run):
+    table = load_runs([flat_run(make_run, tmp_path / "none", "none", NONE)])
+    check_metric(table, "test_accuracy")
+    for bad in ("real_images", "label", "no_such_metric"):
+        with pytest.raises(ValueError, match=f"unknown metric '{bad}'; choose one of"):
+            check_metric(table, bad)

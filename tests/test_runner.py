@@ -233,3 +233,37 @@ def test_cli_preset_with_single_flags_on_top(monkeypatch):
     (args,) = seen
     assert args.env_config.days == 2 and args.env_config.data.n_classes == 4
     assert args.env_config.learner == runner.preset("smoke").learner
+
+
+def _continual_record(seed, day, acc, matrix, tasks):
+    return {"seed": seed, "day": day, "acc": acc, "bwt": -acc / 2, "forgetting": acc / 2,
+            "first_20pct_accuracy": None if seed else 0.5, "accuracy_matrix": matrix,
+            "task_test_accuracy": tasks}
+
+
+def test_continual_summary_averages_course_measures_and_matrices_over_seeds():
+    from replay_gym.runner import continual_summary
+
+    records = [
+        _continual_record(1, 2, 0.6, [[1.0, None], [0.4, 0.8]], [0.4, 0.8]),
+        _continual_record(0, 1, 0.9, [[0.9, None]], [0.9, None]),  # out of order on purpose
+        _continual_record(0, 2, 0.4, [[0.8, None], [0.2, 0.6]], [0.2, 0.6]),
+        _continual_record(1, 1, 1.0, [[1.0, None]], [1.0, None]),
+    ]
+    out = continual_summary(records)
+    assert out["acc"] == [0.4, 0.6]  # each seed's last day
+    assert out["acc_mean"] == pytest.approx(0.5) and out["acc_sem"] == pytest.approx(0.1)
+    assert out["first_20pct_accuracy"] == [0.5, None]
+    assert out["first_20pct_accuracy_mean"] == 0.5  # the seed without a value is left out
+    approx = pytest.approx
+    assert out["accuracy_matrix_mean"] == [[approx(0.9), None], [approx(0.3), approx(0.7)]]
+    assert out["days"] == [1, 2]
+    assert out["task_test_accuracy_by_day"] == [
+        [pytest.approx(0.95), pytest.approx(0.3)], [None, pytest.approx(0.7)]
+    ]
+
+
+def test_continual_summary_is_none_for_the_paper_scenario():
+    from replay_gym.runner import continual_summary
+
+    assert continual_summary([{"seed": 0, "day": 1, "test_accuracy": 0.5}]) is None

@@ -71,3 +71,16 @@ def test_views_of_another_size_are_refused():
     views = learner.draw_views(7, torch.Generator())
     with pytest.raises(ValueError, match="views cover 7 images, but 12"):
         learner.train_day(images, labels, torch.Generator(), views)
+
+
+def test_views_round_trip_through_their_state_and_train_the_same():
+    from replay_gym.learner.cortex import DayViews
+
+    images, labels = _data()
+    views = _learner().draw_views(len(images), torch.Generator().manual_seed(4))
+    again = DayViews.from_state(views.state_dict())
+    assert torch.equal(again.order, views.order) and len(again.batches) == len(views.batches)
+    a, b = _learner(), _learner()
+    assert a.train_day(images, labels, torch.Generator().manual_seed(5), views) == b.train_day(
+        images, labels, torch.Generator().manual_seed(5), again
+    )

@@ -47,3 +47,22 @@ def test_weights_of_another_network_are_refused():
     other = Learner(CONFIG, 5, None, torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="do not fit this network"):
         other.load_state_dict(state)
+
+
+def test_a_probe_undone_by_restore_above_leaves_training_as_if_it_never_ran():
+    """The greedy oracle probes a class with a replay step and undoes it: nothing may remain."""
+    learner, twin = _learner(0), _learner(0)
+    acts, labels = _batch()
+    for model in (learner, twin):  # Adam state exists before the probe
+        model.train_above(acts, labels, 4, torch.Generator().manual_seed(1))
+    below = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    snapshot = learner.snapshot_above(4)
+    learner.train_above(acts * 2, labels.flip(0), 4, torch.Generator().manual_seed(9))  # the probe
+    assert any(not torch.equal(below[k], v) for k, v in learner.model.state_dict().items())
+    learner.restore_above(4, snapshot)
+    for model in (learner, twin):
+        model.train_above(acts, labels, 4, torch.Generator().manual_seed(2))
+    for (name, a), (_, b) in zip(
+        learner.model.state_dict().items(), twin.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name

@@ -215,3 +215,30 @@ def test_check_sha256_accepts_a_prefix_or_the_whole_hash(tmp_path):
         "the list says 0000, so it is not x .* Do y.",
     ):
         weights.check_sha256(path, "0000", claim="the list says", what="x", remedy="Do y.")
+
+
+def test_check_base_state_names_missing_and_mis_shaped_conv_weights():
+    model = {"features.0.weight": torch.zeros(8, 3, 3, 3), "features.0.bias": torch.zeros(8),
+             "classifier.0.weight": torch.zeros(2, 2)}
+    weights.check_base_state({k: v for k, v in model.items() if k.startswith("features.")}, model)
+    with pytest.raises(ValueError, match=r"missing \['features.0.bias'\]"):
+        weights.check_base_state({"features.0.weight": torch.zeros(8, 3, 3, 3)}, model)
+    with pytest.raises(ValueError, match=r"features.0.weight: file \(4, 3, 3, 3\) vs model \(8"):
+        weights.check_base_state({"features.0.weight": torch.zeros(4, 3, 3, 3),
+                                  "features.0.bias": torch.zeros(8)}, model)
+
+
+def test_load_weights_only_reads_tensors_and_names_what_it_refuses(
+    tmp_path, marker, evil_torch_file
+):
+    buffer = io.BytesIO()
+    torch.save({"w": torch.arange(3)}, buffer)
+    buffer.seek(0)
+    assert torch.equal(weights.load_weights_only(buffer, "state")["w"], torch.arange(3))
+    (tmp_path / "text.pt").write_text("not a torch file")
+    with pytest.raises(ValueError, match="cannot read my file"):
+        weights.load_weights_only(tmp_path / "text.pt", "my file")
+    (tmp_path / "evil.pt").write_bytes(evil_torch_file)
+    with pytest.raises(ValueError, match="refused my file: it holds objects other than tensors"):
+        weights.load_weights_only(tmp_path / "evil.pt", "my file")
+    assert not marker.exists()

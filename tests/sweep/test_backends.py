@@ -172,3 +172,24 @@ def test_a_cell_interrupted_under_a_setting_that_matters_is_refused(tmp_path, mo
     monkeypatch.undo()
     outcome = run_cell(now, str(tmp_path / "a"), 1)
     assert outcome["status"] == "failed" and "env.learner.lr: saved 0.001, now" in outcome["error"]
+
+
+def test_default_threads_shares_the_allowed_cores_among_workers(monkeypatch):
+    from replay_gym.sweep import backends
+
+    monkeypatch.setattr(backends.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    assert backends.default_threads(1) == 5
+    assert backends.default_threads(2) == 2
+    assert backends.default_threads(8) == 1  # never zero
+    assert backends.default_threads(0) == 5  # no workers reads as one
+
+
+def test_pending_lists_cells_without_a_done_marker(tmp_path):
+    from replay_gym.sweep.backends import DONE, pending
+
+    cells = [{"dir": d} for d in ("none/base/seed_0", "none/base/seed_1", "oracle/base/seed_0")]
+    done = tmp_path / "none/base/seed_1"
+    done.mkdir(parents=True)
+    (done / DONE).write_text("{}")
+    (tmp_path / "oracle/base/seed_0").mkdir(parents=True)  # started, not finished
+    assert pending(cells, tmp_path) == [cells[0], cells[2]]
