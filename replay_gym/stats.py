@@ -4,7 +4,9 @@ Pure functions (arrays or tidy DataFrames in, numbers out), each checked in the 
 hand-computed or textbook values. The tests themselves come from maintained libraries:
 
 - paired t-test and linear regression: ``scipy.stats`` (``ttest_rel``, ``linregress``);
-- one-way repeated-measures and mixed ANOVA: pingouin (``rm_anova``, ``mixed_anova``);
+- one-way repeated-measures and mixed ANOVA: pingouin (``rm_anova``, ``mixed_anova``); two-way
+  repeated-measures ANOVA: statsmodels (``AnovaRM``), since pingouin's two-way ``rm_anova``
+  fails to reshape its data under pandas 3;
 - the rliable aggregates of Agarwal et al. (2021), interquartile mean and probability of
   improvement with stratified-bootstrap confidence intervals: the same statistics as rliable's
   ``metrics.aggregate_iqm`` and ``metrics.probability_of_improvement``, bootstrapped by
@@ -153,6 +155,60 @@ def rm_anova(data: pd.DataFrame, dv: str, within: str, subject: str) -> StatResu
         str(within),
         None if p_gg is None or np.isnan(p_gg) else float(p_gg),
     )
+
+
+def rm_anova_two_way(
+    data: pd.DataFrame, dv: str, within: tuple[str, str], subject: str
+) -> dict[str, StatResult]:
+    """Two-way repeated-measures ANOVA, both factors within subjects (statsmodels' ``AnovaRM``).
+
+    E.g. sampler x selector over seeds: does the selector's effect depend on the sampler?
+
+    Args:
+        data: Long format, exactly one row per subject and combination of the two factors.
+        dv: Column of the dependent variable.
+        within: The two within-subject factors.
+        subject: Subject column (the seed).
+
+    Returns:
+        ``{within[0]: ..., within[1]: ..., "interaction": ...}``, uncorrected F tests.
+
+    Raises:
+        ValueError: A column is missing, or the design is not complete and balanced (the
+            message names the missing or repeated cells).
+    """
+    import pandas as pd
+    from statsmodels.stats.anova import AnovaRM
+
+    first, second = within
+    _check_columns(data, (dv, first, second, subject))
+    counts = data.groupby([subject, first, second]).size()
+    full = counts.reindex(
+        pd.MultiIndex.from_product(
+            [data[subject].unique(), data[first].unique(), data[second].unique()],
+            names=[subject, first, second],
+        ),
+        fill_value=0,
+    )
+    bad = full[full != 1]
+    if len(bad):
+        shown = ", ".join(f"{key}: {n} rows" for key, n in list(bad.items())[:5])
+        raise ValueError(
+            f"a two-way repeated-measures ANOVA needs one row per ({subject}, {first}, "
+            f"{second}); {len(bad)} cells are not (e.g. {shown})"
+        )
+    table = AnovaRM(data, depvar=dv, subject=subject, within=[first, second]).fit().anova_table
+    names = {first: first, second: second, f"{first}:{second}": "interaction"}
+    return {
+        names[source]: StatResult(
+            "F",
+            float(row["F Value"]),
+            (float(row["Num DF"]), float(row["Den DF"])),
+            float(row["Pr > F"]),
+            names[source],
+        )
+        for source, row in table.iterrows()
+    }
 
 
 def mixed_anova(

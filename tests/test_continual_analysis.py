@@ -133,3 +133,38 @@ def test_optional_groups_absent_are_neither_waiting_nor_checked(tmp_path, load_s
     result = module.analyse(runs, None, SEEDS)
     assert [c["name"].split(" minus")[0] for c in result["acceptance"]][2:] == ["ACC oracle"]
     assert "oracle/base" in result["waiting"] and "oracle-night/base" not in result["waiting"]
+
+
+def test_sampler_by_schedule_grid_and_its_anova(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    rng = np.random.default_rng(0)
+    kept = {}  # gaussian: round-robin best; cvae: every schedule alike (an interaction)
+    for condition, gaussian in zip(module.REPLAYING, (0.5, 0.6, 0.3, 0.2, 0.4), strict=True):
+        kept[(condition, "base")] = gaussian
+        kept[(condition, "sampler.kind=cvae")] = 0.3
+    kept[("none", "base")] = 0.0
+    for seed in SEEDS:
+        for (condition, variant), value in kept.items():
+            noise = 0.0 if condition == "none" else rng.normal(scale=0.01)
+            _write_run(runs / condition / variant / f"seed_{seed}", condition, seed, value + noise)
+    result = module.analyse(runs, seeds=SEEDS)
+    anova = result["sampler_schedule_anova"]
+    assert anova["samplers"] == ["gaussian", "cvae"]  # the others have not run
+    assert tuple(anova["schedule"]["df"]) == tuple(anova["interaction"]["df"]) == (4.0, 8.0)
+    assert anova["interaction"]["p"] < 0.001 and anova["schedule"]["p"] < 0.001
+    text = (runs / "continual.md").read_text()
+    assert "| cvae-repulsion | – | – | – | – | – |" in text
+    assert "interaction F(4,8)=" in text
+    # round-robin's ACC keeping 0.6 of two old tasks, 0.9 on the last: (0.6 + 0.6 + 0.9) / 3
+    gaussian_row = next(line for line in text.splitlines() if line.startswith("| gaussian | 0."))
+    assert float(gaussian_row.split(" | ")[2].split()[0]) == pytest.approx(0.7, abs=0.02)
+
+
+def test_sampler_schedule_anova_waits_for_two_complete_samplers(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {(c, "base"): 0.3 for c in module.REPLAYING} | {("none", "base"): 0.0})
+    result = module.analyse(runs, seeds=SEEDS)
+    assert result["sampler_schedule_anova"] is None
+    assert "ANOVA: not run" in (runs / "continual.md").read_text()

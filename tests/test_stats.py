@@ -21,6 +21,7 @@ from replay_gym.stats import (
     probability_of_improvement,
     probability_of_improvement_ci,
     rm_anova,
+    rm_anova_two_way,
 )
 
 
@@ -219,3 +220,46 @@ def test_aggregates_match_rliable():
     )
     ours = iqm_ci(x, np.random.default_rng(0), reps=4000)
     assert (ours.low, ours.high) == pytest.approx(tuple(theirs["x"][:, 0]), abs=0.05)
+
+
+def test_rm_anova_two_way_by_hand():
+    # 5 subjects x factor a (3 levels) x factor b (2 levels); sums of squares by their textbook
+    # definitions, each effect tested against its own subject interaction.
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(5, 3, 2)) + np.array([0.0, 1.0, 0.5])[None, :, None]
+    y[:, 1, 0] += 0.8  # an interaction
+    rows = [{"seed": s, "a": f"a{i}", "b": f"b{j}", "y": y[s, i, j]}
+            for s in range(5) for i in range(3) for j in range(2)]  # fmt: skip
+    result = rm_anova_two_way(pd.DataFrame(rows), dv="y", within=("a", "b"), subject="seed")
+    g = y.mean()
+    m_s, m_a, m_b = y.mean(axis=(1, 2)), y.mean(axis=(0, 2)), y.mean(axis=(0, 1))
+    m_as, m_bs, m_ab = y.mean(axis=2), y.mean(axis=1), y.mean(axis=0)
+    ss_a = 5 * 2 * ((m_a - g) ** 2).sum()
+    ss_as = 2 * ((m_as - m_a[None, :] - m_s[:, None] + g) ** 2).sum()
+    ss_b = 5 * 3 * ((m_b - g) ** 2).sum()
+    ss_bs = 3 * ((m_bs - m_b[None, :] - m_s[:, None] + g) ** 2).sum()
+    ss_ab = 5 * ((m_ab - m_a[:, None] - m_b[None, :] + g) ** 2).sum()
+    residual = (y - m_ab[None] - m_as[:, :, None] - m_bs[:, None, :]
+                + m_a[None, :, None] + m_b[None, None, :] + m_s[:, None, None] - g)  # fmt: skip
+    ss_abs = (residual**2).sum()
+    expected = {
+        "a": ((ss_a / 2) / (ss_as / 8), (2, 8)),
+        "b": ((ss_b / 1) / (ss_bs / 4), (1, 4)),
+        "interaction": ((ss_ab / 2) / (ss_abs / 8), (2, 8)),
+    }
+    assert set(result) == set(expected)
+    for name, (f, df) in expected.items():
+        assert result[name].statistic == pytest.approx(f), name
+        assert result[name].df == df
+        assert result[name].p == pytest.approx(scipy.stats.f.sf(f, *df))
+
+
+def test_rm_anova_two_way_refuses_an_incomplete_design():
+    rows = [{"seed": s, "a": a, "b": b, "y": 1.0 * s}
+            for s in range(3) for a in ("x", "y") for b in ("p", "q")]  # fmt: skip
+    with pytest.raises(ValueError, match="needs one row per"):
+        rm_anova_two_way(pd.DataFrame(rows[:-1]), dv="y", within=("a", "b"), subject="seed")
+    with pytest.raises(ValueError, match="needs one row per"):
+        rm_anova_two_way(pd.DataFrame(rows + rows[:1]), dv="y", within=("a", "b"), subject="seed")
+    with pytest.raises(ValueError, match="no column"):
+        rm_anova_two_way(pd.DataFrame(rows), dv="z", within=("a", "b"), subject="seed")

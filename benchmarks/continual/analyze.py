@@ -37,7 +37,7 @@ from replay_gym.atomic import atomic_write_text
 from replay_gym.plots import new_figure, save_figure
 from replay_gym.results import is_run_dir
 from replay_gym.stats import mean_sem_text as text
-from replay_gym.stats import paired_t, paper_style
+from replay_gym.stats import paired_t, paper_style, rm_anova_two_way
 
 ALPHA = 0.05
 FORGOTTEN = 0.10
@@ -63,6 +63,8 @@ OPTIONAL = {("oracle-night", "gaussian"), ("generative", "cvae-hard-targets")}
 """Groups added after the first grids: absent from a sweep folder, they are left out rather
 than listed as waiting."""
 METRICS = ("acc", "bwt", "forgetting", "first_20pct_accuracy", "first_50pct_accuracy")
+GRID_SAMPLERS = ("gaussian", "cvae", "cvae-repulsion", "recall")
+"""The samplers of the sampler x schedule grid (every replaying schedule)."""
 
 
 def variant_of(sampler: str) -> str:
@@ -244,6 +246,52 @@ def results_table(groups: dict, waiting: list[str]) -> list[str]:
     return lines
 
 
+def acc_grid(groups: dict) -> list[str]:
+    """Markdown rows: ACC of each sampler (rows) under each replaying schedule (columns)."""
+    lines = ["| sampler | " + " | ".join(REPLAYING) + " |", "|---|" + "---|" * len(REPLAYING)]
+    for sampler in GRID_SAMPLERS:
+        cells = [
+            text(last(groups[(c, sampler)], "acc")) if (c, sampler) in groups else "–"
+            for c in REPLAYING
+        ]
+        lines.append(f"| {sampler} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def sampler_schedule_anova(groups: dict) -> dict | None:
+    """Two-way repeated-measures ANOVA on ACC, sampler x schedule, seeds as subjects.
+
+    Over the samplers whose every replaying schedule has finished (None while fewer than two
+    have): is there a schedule effect, and does it depend on the sampler (the interaction)?
+    """
+    import pandas as pd
+
+    samplers = [s for s in GRID_SAMPLERS if all((c, s) in groups for c in REPLAYING)]
+    if len(samplers) < 2:
+        return None
+    rows = [
+        {"seed": seed, "sampler": s, "schedule": c, "acc": records[-1]["acc"]}
+        for s in samplers
+        for c in REPLAYING
+        for seed, records in groups[(c, s)].items()
+    ]
+    tests = rm_anova_two_way(pd.DataFrame(rows), "acc", ("sampler", "schedule"), "seed")
+    return {"samplers": samplers, "schedules": list(REPLAYING),
+            **{name: {"text": paper_style(r), **vars(r)} for name, r in tests.items()}}  # fmt: skip
+
+
+def anova_lines(anova: dict | None) -> list[str]:
+    """The ANOVA as a sentence (or why it has not run)."""
+    if anova is None:
+        return ["Sampler x schedule ANOVA: not run (fewer than two samplers with every schedule)."]
+    return [
+        "Two-way repeated-measures ANOVA on ACC (statsmodels' AnovaRM; seeds as subjects; "
+        f"samplers {', '.join(anova['samplers'])} x schedules {', '.join(anova['schedules'])}): "
+        f"sampler {anova['sampler']['text']}; schedule {anova['schedule']['text']}; "
+        f"interaction {anova['interaction']['text']}."
+    ]
+
+
 def check_rows(checks: list[Check]) -> list[str]:
     """Markdown rows of a checks table."""
     lines = ["| check | target | ours | met |", "|---|---|---|---|"]
@@ -309,6 +357,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
     checks = acceptance(groups, gaps)
     seed_claims = claims(groups)
     paths = figures(groups, runs)
+    anova = sampler_schedule_anova(groups)
     result = {
         "seeds": list(seeds),
         "groups": {
@@ -318,12 +367,19 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         "waiting": waiting,
         "acceptance": [vars(c) for c in checks],
         "claims": [vars(c) for c in seed_claims],
+        "sampler_schedule_anova": anova,
         "figures": [p.name for p in paths],
     }
     lines = [
         f"Class-incremental results in `{runs}`: seeds {list(seeds)}, test split, mean ± s.e.m.",
         "",
         *results_table(groups, waiting),
+        "",
+        "ACC by sampler and schedule:",
+        "",
+        *acc_grid(groups),
+        "",
+        *anova_lines(anova),
         "",
         "Acceptance (issue 11 §1):",
         "",
