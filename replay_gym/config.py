@@ -475,11 +475,14 @@ class EnvConfig:
         _positive("classes_per_task", self.classes_per_task)
         if self.days_per_task is not None:
             _positive("days_per_task", self.days_per_task)
-        # The scenario checks the settings it reads (registered scenarios are looked up lazily:
-        # replay_gym.scenarios imports this module).
+        # The scenario checks the settings it reads, and the sampler kind must be registered
+        # and take this layer (both registries are looked up lazily: their modules import this
+        # one). Building an unfitted sampler is cheap: nothing is allocated before its fit.
+        from replay_gym.samplers import make_sampler
         from replay_gym.scenarios import make_scenario
 
         make_scenario(self)
+        make_sampler(self.sampler, self.replay_layer)
 
     @property
     def samples_per_class(self) -> int:

@@ -247,3 +247,11 @@ def test_comparable_env_fills_new_settings_and_blanks_factors_of_other_layers():
 def test_n_real_days_is_every_day_unless_real_days_cuts_it():
     assert EnvConfig(days=7).n_real_days == 7
     assert EnvConfig(days=7, real_days=3).n_real_days == 3
+
+
+def test_an_unregistered_sampler_kind_is_refused_when_the_config_is_built():
+    """Regression: ``sampler.kind="nope"`` passed construction and failed only in the env."""
+    with pytest.raises(ValueError, match="unknown sampler kind 'nope'.*registered: cvae"):
+        apply_overrides(preset("smoke"), **{"sampler.kind": "nope"})
+    with pytest.raises(ValueError, match="unknown sampler kind"):
+        EnvConfig(sampler=SamplerConfig(kind="nope"))

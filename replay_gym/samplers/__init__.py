@@ -63,7 +63,10 @@ def register_sampler(name: str, factory: SamplerFactory, *, overwrite: bool = Fa
 
     Args:
         name: The ``kind`` string.
-        factory: Called with the :class:`SamplerConfig` and the replay layer (1-5).
+        factory: Called with the :class:`SamplerConfig` and the replay layer (1-5). Every
+            :class:`~replay_gym.config.EnvConfig` of this kind calls it once when built, to check
+            the kind and the layer (a ``ValueError`` there refuses the configuration), so keep it
+            cheap and allocate in ``fit``.
         overwrite: Replace an existing registration instead of refusing.
 
     Raises:

@@ -73,6 +73,10 @@ def test_toml_file_with_sub_tables(tmp_path):
         ({"grid": {"days": [1]}, "fixed": {"days": 2}}, "both as fixed"),
         ({"grid": {"no_such_setting": [1]}}, "is not a setting"),
         ({"fixed": {"days": 0}}, "days"),
+        # Regression: an unregistered sampler kind passed the sweep's checks and failed in
+        # every cell instead.
+        ({"grid": {"sampler.kind": ["gaussian", "nope"]}}, "unknown sampler kind 'nope'"),
+        ({"fixed": {"scenario": "nope"}}, "unknown scenario 'nope'"),
     ],
 )
 def test_bad_grids_are_refused_before_running(kwargs, message):
