@@ -96,6 +96,12 @@ step "continual fashion-mnist-frozen samplers" sweep \
 step "continual fashion-mnist-frozen analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/fashion-mnist-frozen" --paper-runs "$R/calibration_fmnist/test/runs"
 
+# Issue 11 §2: the seed samplers in the paper's scenario (10 days, block 4, beside F1's
+# Gaussian block-4 cells and its no-replay baseline), then the paper analysis that reports them.
+step "paper-scenario samplers (default)" sweep --config benchmarks/paper/samplers.toml \
+  --out "$R/paper/default"
+step "paper default analysis (with samplers)" "$PY" benchmarks/paper/analyze.py --runs "$R/paper/default"
+
 # Last: the seed samplers on Fashion-MNIST with every block training (the preset as the
 # Gaussian rows of results/continual/fashion-mnist ran).
 step "continual fashion-mnist (Gaussian, incl. oracle-night)" \

@@ -115,3 +115,32 @@ def test_unfinished_runs_do_not_count(tmp_path, load_script):
     folder = tmp_path / "none" / "days=4" / "seed_0.partial"
     _write_run(folder, "none", 0, [0.3, 0.4, 0.5, 0.6])
     assert analyze.group(tmp_path, "none", "days=4", 1) is None
+
+
+def test_seed_samplers_are_compared_with_the_gaussian_only_where_they_ran(tmp_path, load_script):
+    analyze = load_script("benchmarks/paper/analyze.py")
+    runs = _sweep(tmp_path)  # no samplers.toml cells: no S rows at all
+    assert [f.key for f in analyze.analyse(runs, seeds=4, short=4, long=12)].count("S") == 0
+    rng = np.random.default_rng(1)
+    lifts = {"cvae": -0.05, "cvae-repulsion": 0.0}  # recall has not run yet
+    for seed in range(4):
+        gaussian = json.loads((runs / "generative" / "days=4,replay_layer=4" / f"seed_{seed}"
+                               / "results.jsonl").read_text().splitlines()[-1])  # fmt: skip
+        for kind, lift in lifts.items():
+            curve = gaussian["test_accuracy"] + lift + rng.normal(0, 0.002, 4)
+            _write_run(runs / "generative" / f"days=4,sampler.kind={kind}" / f"seed_{seed}",
+                       "generative", seed, curve)  # fmt: skip
+    rows = [f for f in analyze.analyse(runs, seeds=4, short=4, long=12) if f.key == "S"]
+    assert len(rows) == 4 and {r.reproduced for r in rows} == {"not run"}
+    assert rows[0].details["waiting_for"] == ["generative/days=4,sampler.kind=recall"]
+    for seed in range(4):
+        _write_run(runs / "generative" / "days=4,sampler.kind=recall" / f"seed_{seed}",
+                   "generative", seed, [0.9, 0.9, 0.9, 0.9])  # fmt: skip
+    anova, cvae, repulsion, recall = (
+        f for f in analyze.analyse(runs, seeds=4, short=4, long=12) if f.key == "S"
+    )
+    assert anova.ours.startswith("F(4,12)=") and anova.reproduced == "– (no claim)"
+    assert cvae.ours.startswith("day 4 -0.05")
+    assert "p<.001" in cvae.ours.split(";")[0]  # 0.05 below the Gaussian, tiny noise
+    assert "vs none on day 4" in repulsion.ours
+    assert recall.ours.split(";")[0].startswith("day 4 0.")  # above the Gaussian's ~0.6

@@ -36,6 +36,9 @@ from replay_gym.stats import (
 
 ALPHA = 0.05
 LAYERS = (1, 2, 3, 4, 5)
+SEED_SAMPLERS = ("cvae", "cvae-repulsion", "recall")
+"""The seed papers' samplers, run in this scenario by samplers.toml (issue 11 §2)."""
+NO_CLAIM = "– (no claim)"
 
 
 @dataclass
@@ -303,6 +306,74 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     return [same, replays, gain]
 
 
+def seed_samplers(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
+    """The seed papers' samplers beside the Gaussian one in this scenario (samplers.toml).
+
+    Block 4, ``days`` days (samplers.toml: 10), against F1's block-4 Gaussian cells and its no-replay baseline. None of
+    the seed papers made a claim about this scenario, so these rows compare and judge nothing;
+    they are left out entirely where samplers.toml has not been run into ``runs``.
+    """
+    variants = {k: f"days={days},sampler.kind={k}" for k in SEED_SAMPLERS}
+    if not any((runs / "generative" / v).is_dir() for v in variants.values()):
+        return []
+    anova = Finding(
+        "S",
+        "Sampler matters in the paper's scenario (none, Gaussian, cvae, cvae-repulsion, recall "
+        "at block 4; last-day accuracy, repeated-measures ANOVA)",
+        "– (the seed papers tested class-incremental learning only)",
+        reproduced=NO_CLAIM,
+        rule="(comparison, issue 11 §2)",
+    )
+    pairs = {
+        k: Finding(
+            "S",
+            f"{k} minus the Gaussian sampler: day-{days} accuracy and mean over days (paired t); "
+            f"{k} minus none on day {days}",
+            "–",
+            reproduced=NO_CLAIM,
+            rule="(comparison, issue 11 §2)",
+        )
+        for k in SEED_SAMPLERS
+    }
+    groups = {
+        "none": group(runs, "none", f"days={days}", seeds),
+        "gaussian": group(runs, "generative", f"days={days},replay_layer=4", seeds),
+    } | {k: group(runs, "generative", v, seeds) for k, v in variants.items()}
+    rows = [anova, *pairs.values()]
+    if any(table is None for table in groups.values()):
+        folders = {"none": f"none/days={days}",
+                   "gaussian": f"generative/days={days},replay_layer=4"}  # fmt: skip
+        waiting = [folders.get(k, f"generative/{variants.get(k)}")
+                   for k, table in groups.items() if table is None]  # fmt: skip
+        for row in rows:
+            row.reproduced, row.details = "not run", {"waiting_for": waiting}
+        return rows
+    summary = {k: per_seed(table).set_index("seed") for k, table in groups.items()}
+    common = sorted(set.intersection(*(set(s.index) for s in summary.values())))
+    long = pd.DataFrame(
+        [{"seed": s, "sampler": k, "final": float(summary[k].loc[s, "final"])}
+         for k in summary for s in common]
+    )  # fmt: skip
+    result = rm_anova(long, dv="final", within="sampler", subject="seed")
+    anova.ours = paper_style(result) + f"; day {days}: " + ", ".join(
+        f"{k} {_mean_text(summary[k].loc[common, 'final'])}" for k in summary
+    )
+    anova.details = {"seeds": common}
+    gaussian, none = summary["gaussian"].loc[common], summary["none"].loc[common]
+    for k, row in pairs.items():
+        mine = summary[k].loc[common]
+        parts = []
+        for column, name in (("final", f"day {days}"), ("mean_over_days", "mean over days")):
+            diff = mine[column] - gaussian[column]
+            parts.append(f"{name} {_mean_text(diff)}, "
+                         f"{paper_style(paired_t(mine[column], gaussian[column]))}")  # fmt: skip
+        above_none = mine["final"] - none["final"]
+        parts.append(f"vs none on day {days} {_mean_text(above_none)}, "
+                     f"{paper_style(paired_t(mine['final'], none['final']))}")  # fmt: skip
+        row.ours = "; ".join(parts)
+    return rows
+
+
 def table(findings: list[Finding], runs: Path, seeds: int) -> str:
     lines = [
         f"# The paper's findings on `{runs.name}` ({seeds} seeds)",
@@ -325,7 +396,12 @@ def analyse(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> list
 
     ``short`` and ``long`` are the course lengths of F1 and of F2-F5 (the TOML files' days).
     """
-    return f1(runs, seeds, short) + f2_f4(runs, seeds, long) + f5(runs, seeds, long)
+    return (
+        f1(runs, seeds, short)
+        + f2_f4(runs, seeds, long)
+        + f5(runs, seeds, long)
+        + seed_samplers(runs, seeds, short)
+    )
 
 
 def main(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> None:
