@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from replay_gym.analysis import load_records
 from replay_gym.atomic import atomic_write_text
+from replay_gym.results import find_run_dirs, load_runs, per_seed
 
 ROOT = Path("benchmarks/results/calibration/paper_samplers_soft_targets")
 SEEDS = (100, 101)
@@ -49,11 +49,9 @@ def main() -> None:
     """Write ``screen.md`` and ``screen.json`` beside the runs and print the table."""
     lines, out = [], {}
     for name, folder in ROWS:
-        finals, means = [], []
-        for seed in SEEDS:
-            accuracy = [r["val_accuracy"] for r in load_records(ROOT / folder / f"seed_{seed}")]
-            finals.append(accuracy[-1])
-            means.append(float(np.mean(accuracy)))
+        runs = find_run_dirs(ROOT / folder)
+        table = per_seed(load_runs(runs), "val_accuracy").set_index("seed").loc[list(SEEDS)]
+        finals, means = table["final"].tolist(), table["mean_over_days"].tolist()
         out[name] = {"final": finals, "mean_over_days": means}
         shown = ", ".join(f"{v:.3f}" for v in finals)
         lines.append(f"| {name} | {shown} | {np.mean(finals):.3f} | {np.mean(means):.3f} |")

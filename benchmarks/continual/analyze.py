@@ -270,10 +270,10 @@ def sampler_schedule_anova(groups: dict) -> dict | None:
     if len(samplers) < 2:
         return None
     rows = [
-        {"seed": seed, "sampler": s, "schedule": c, "acc": records[-1]["acc"]}
+        {"seed": seed, "sampler": s, "schedule": c, "acc": acc}
         for s in samplers
         for c in REPLAYING
-        for seed, records in groups[(c, s)].items()
+        for seed, acc in zip(groups[(c, s)], last(groups[(c, s)], "acc"), strict=True)
     ]
     tests = rm_anova_two_way(pd.DataFrame(rows), "acc", ("sampler", "schedule"), "seed")
     return {"samplers": samplers, "schedules": list(REPLAYING),

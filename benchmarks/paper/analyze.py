@@ -309,9 +309,10 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
 def seed_samplers(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
     """The seed papers' samplers beside the Gaussian one in this scenario (samplers.toml).
 
-    Block 4, ``days`` days (samplers.toml: 10), against F1's block-4 Gaussian cells and its no-replay baseline. None of
-    the seed papers made a claim about this scenario, so these rows compare and judge nothing;
-    they are left out entirely where samplers.toml has not been run into ``runs``.
+    Block 4, ``days`` days (samplers.toml: 10), against F1's block-4 Gaussian cells and its
+    no-replay baseline. None of the seed papers made a claim about this scenario, so these rows
+    compare and judge nothing; they are left out entirely where samplers.toml has not been run
+    into ``runs``.
     """
     variants = {k: f"days={days},sampler.kind={k}" for k in SEED_SAMPLERS}
     if not any((runs / "generative" / v).is_dir() for v in variants.values()):
@@ -335,16 +336,14 @@ def seed_samplers(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
         )
         for k in SEED_SAMPLERS
     }
-    groups = {
-        "none": group(runs, "none", f"days={days}", seeds),
-        "gaussian": group(runs, "generative", f"days={days},replay_layer=4", seeds),
-    } | {k: group(runs, "generative", v, seeds) for k, v in variants.items()}
+    folders = {
+        "none": ("none", f"days={days}"),
+        "gaussian": ("generative", f"days={days},replay_layer=4"),
+    } | {k: ("generative", v) for k, v in variants.items()}
+    groups = {k: group(runs, c, v, seeds) for k, (c, v) in folders.items()}
     rows = [anova, *pairs.values()]
-    if any(table is None for table in groups.values()):
-        folders = {"none": f"none/days={days}",
-                   "gaussian": f"generative/days={days},replay_layer=4"}  # fmt: skip
-        waiting = [folders.get(k, f"generative/{variants.get(k)}")
-                   for k, table in groups.items() if table is None]  # fmt: skip
+    waiting = [f"{c}/{v}" for k, (c, v) in folders.items() if groups[k] is None]
+    if waiting:
         for row in rows:
             row.reproduced, row.details = "not run", {"waiting_for": waiting}
         return rows
