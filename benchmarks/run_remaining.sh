@@ -75,12 +75,13 @@ for spec in f1_none f1_layers days30; do
     --preset fashion-mnist --out "$R/paper/fashion-mnist"
 done
 step "paper fashion-mnist analysis" "$PY" benchmarks/paper/analyze.py --runs "$R/paper/fashion-mnist"
-# Issue 8 §4: the selector leaderboard on both data sets, then the SB3 rows.
+# Issue 8 §4: the selector leaderboard on both data sets, then the SB3 rows (trained with 2
+# envs side by side whatever WORKERS is: the number of training envs is part of the row).
 step "leaderboard selectors" "$PY" benchmarks/leaderboard/leaderboard.py run \
   --presets default fashion-mnist --workers "$WORKERS"
 for algo in ppo dqn; do
   step "leaderboard sb3 $algo" "$PY" benchmarks/leaderboard/leaderboard.py add-sb3 \
-    --algo "$algo" --timesteps 20000 --presets default fashion-mnist --workers "$WORKERS"
+    --algo "$algo" --timesteps 20000 --presets default fashion-mnist --workers 2
 done
 
 # Then the rest of the sampler x selector grids: the default's first (40 cells of 2-7 min),

@@ -177,3 +177,26 @@ def test_a_board_says_how_far_its_ceiling_lies_above_round_robin(tmp_path, load_
     assert "divides noise by noise" not in text  # 0.050 > 2 x 0.017
     flat = {"mean_over_days": [0.01, -0.01, 0.02], "nights_scored": 5, "nights": 30}
     assert "divides noise by noise" in board._ceiling_lines(flat)[0]
+
+
+def test_an_sb3_row_refuses_to_train_a_second_model_beside_its_evaluated_one(
+    tmp_path, load_script, monkeypatch
+):
+    # Regression: the model's file name carries the number of training envs (``--workers``), so
+    # running `add-sb3` again with another --workers trained a new model for 14 minutes, then
+    # skipped every evaluation (the row's cells existed) and kept the first model's numbers.
+    import replay_gym.agents.sb3 as sb3
+    import replay_gym.runner as runner
+
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    monkeypatch.setattr(sb3, "train_sb3", lambda args: pytest.fail("trained a second model"))
+    monkeypatch.setattr(runner, "run", lambda args: pytest.fail("evaluated"))
+    cell = tmp_path / "smoke" / "sb3-ppo" / "base" / "seed_0"
+    cell.mkdir(parents=True)
+    first = tmp_path / "smoke" / "models" / "ppo-500-seed1000-envs2.zip"
+    (cell / "config.json").write_text(json.dumps({"model": str(first)}))
+    (cell / "results.jsonl").write_text("")
+    (cell / "summary.json").write_text("{}")
+    with pytest.raises(SystemExit, match=r"ppo-500-seed1000-envs2\.zip.*--workers 2"):
+        board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0,), 1, workers=1)
+    assert board.row_models(tmp_path / "smoke" / "sb3-ppo", (0,)) == {first.name}

@@ -99,6 +99,15 @@ def train_and_run_sb3(
     row = f"sb3-{algo}"
     envs = f"-envs{workers}" if workers > 1 else ""
     model = board_dir(out, preset) / "models" / f"{algo}-{timesteps}-seed{train_seed}{envs}.zip"
+    row_dir = board_dir(out, preset) / row
+    others = row_models(row_dir, seeds) - {model.name}
+    if others:  # the evaluated cells would be kept, so a new model would never be scored
+        raise SystemExit(
+            f"{row} on the {preset!r} board was evaluated with {', '.join(sorted(others))}, "
+            f"not {model.name}; the model's name carries the training envs (--workers "
+            f"{_envs_of(sorted(others)[0])} trained it): run with those settings to reuse it, or "
+            f"delete {row_dir} to replace the row"
+        )
     if not model.exists():
         args = TrainSB3Args(
             algo=algo, preset=preset, total_timesteps=timesteps, seed=train_seed, out=model,
@@ -123,6 +132,23 @@ def train_and_run_sb3(
         run(RunArgs(condition="sb3", preset=preset, seeds=1, first_seed=seed, out=run_dir,
                     overwrite=True, model=model, progress=False, threads=threads))  # fmt: skip
     return row
+
+
+def row_models(row_dir: Path, seeds) -> set[str]:
+    """File names of the models that the row's finished cells on ``seeds`` were evaluated with."""
+    names = set()
+    for seed in seeds:
+        for run_dir in find_runs(row_dir / "base" / f"seed_{seed}"):
+            recorded = json.loads((run_dir / "config.json").read_text()).get("model")
+            if recorded:
+                names.add(Path(recorded).name)
+    return names
+
+
+def _envs_of(model_name: str) -> int:
+    """Training envs encoded in a model's file name (``...-envs<N>.zip``; none: 1)."""
+    stem = Path(model_name).stem
+    return int(stem.rsplit("-envs", 1)[1]) if "-envs" in stem else 1
 
 
 def settings_changed(model: Path, preset: str) -> list[str]:
@@ -373,7 +399,8 @@ class AddSB3:
     threads: int = 1
     """torch threads (of training with one env, and of the evaluation courses)."""
     workers: int = 1
-    """Environments trained side by side, one subprocess (and one thread) each."""
+    """Environments trained side by side, one subprocess (and one thread) each. Part of the
+    row's model (its file name): a row already evaluated is extended only with the same value."""
 
 
 @dataclass(frozen=True)
