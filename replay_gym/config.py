@@ -373,9 +373,10 @@ class SamplerConfig:
 
     kind: str = "gaussian"
     """``gaussian``: per-class multivariate normal, sampled exactly through the activations, as
-    in the paper's generative replay; ``veridical``: the stored activations themselves; the
-    seed papers' replay systems ``cvae``, ``cvae-repulsion`` and ``recall`` (settings in
-    sampler.cvae and sampler.recall). Any name registered
+    in the paper's generative replay; ``gaussian-rectified``: the same with samples clipped at
+    zero, as real activations after ReLU and max-pool are (not the paper's); ``veridical``: the
+    stored activations themselves; the seed papers' replay systems ``cvae``, ``cvae-repulsion``
+    and ``recall`` (settings in sampler.cvae and sampler.recall). Any name registered
     with ``replay_gym.samplers.register_sampler`` works too."""
     downsample: tuple[int, int, int, int, int] = (4, 4, 2, 2, 1)
     """Per-layer average down-sampling factor before the Gaussian is fitted, blocks 1-5; each

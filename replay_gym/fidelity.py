@@ -29,6 +29,10 @@ class SampleFidelity:
     layer: int
     real_accuracy: float
     sample_accuracy: float
+    sample_below_zero: float = float("nan")
+    """Fraction of the generated values below zero (real maps, ReLU then max-pool, have none)."""
+    real_at_zero: float = float("nan")
+    """Fraction of the real activation values exactly zero."""
 
     @property
     def ratio(self) -> float:
@@ -89,7 +93,11 @@ def sample_fidelity(
     samples = fitted.finish_batch(samples, sample_labels)
     real = _accuracy(base.learner.predict_from(activations, layer), labels)
     fake = _accuracy(base.learner.predict_from(samples, layer), sample_labels)
-    return SampleFidelity(layer=layer, real_accuracy=real, sample_accuracy=fake)
+    return SampleFidelity(
+        layer=layer, real_accuracy=real, sample_accuracy=fake,
+        sample_below_zero=float((samples < 0).float().mean()),
+        real_at_zero=float((activations == 0).float().mean()),
+    )  # fmt: skip
 
 
 def _accuracy(predictions: np.ndarray, labels: torch.Tensor) -> float:
@@ -101,37 +109,50 @@ def fidelity_along_course(
     seed: int,
     days: int,
     factors: Callable[[int], Sequence[int]] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> list[dict]:
     """Sample fidelity at every block on each day of a round-robin course.
 
     The course is the calibration's reference: real days as configured, nights that replay
-    the classes in turn. After each real day (up to ``days``), every block is judged with each
-    of its down-sampling ``factors(layer)`` (default: the configured one) by
-    :func:`sample_fidelity`, drawn with ``seed``.
+    the classes in turn with the configured sampler. After each real day (up to ``days``), every
+    block is judged with each of its down-sampling ``factors(layer)`` (default: the configured
+    one) and each sampler kind in ``kinds`` (default: the configured one) by
+    :func:`sample_fidelity`, drawn with ``seed``; the course itself is the same whatever is judged.
 
     Returns:
-        One record per day, block and factor: ``{"day", "factor", "layer", "real_accuracy",
-        "sample_accuracy", "ratio"}``.
+        One record per day, block, kind and factor: ``{"day", "kind", "factor", "layer",
+        "real_accuracy", "sample_accuracy", "sample_below_zero", "real_at_zero", "ratio"}``.
 
     Raises:
-        ValueError: If ``days`` is not positive or a factor does not divide its block's map.
+        ValueError: If ``days`` is not positive, a kind is not registered, or a factor does not
+            divide its block's map.
     """
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a positive integer, got {days!r}")
     if factors is None:
         factors = lambda layer: (config.sampler.downsample[layer - 1],)  # noqa: E731
+    kinds = [config.sampler.kind] if kinds is None else list(kinds)
+    if not kinds:
+        raise ValueError("kinds must name at least one sampler kind")
+    for kind in kinds:  # refuse an unregistered kind before the course, not after a day
+        make_sampler(dataclasses.replace(config.sampler, kind=kind), N_BLOCKS)
     env = ReplaySelectionEnv(config)
     env.reset(seed=seed)
     records: list[dict] = []
     turn = 0
     while True:
         for layer in range(1, N_BLOCKS + 1):
-            for factor in factors(layer):
-                downsample = list(config.sampler.downsample)
-                downsample[layer - 1] = factor
-                sampler = dataclasses.replace(config.sampler, downsample=tuple(downsample))
-                result = sample_fidelity(env, layer, seed=seed, sampler=sampler)
-                records.append({"day": env.day, "factor": factor, **result.to_dict()})
+            for kind in kinds:
+                for factor in factors(layer):
+                    downsample = list(config.sampler.downsample)
+                    downsample[layer - 1] = factor
+                    sampler = dataclasses.replace(
+                        config.sampler, kind=kind, downsample=tuple(downsample)
+                    )
+                    result = sample_fidelity(env, layer, seed=seed, sampler=sampler)
+                    records.append(
+                        {"day": env.day, "kind": kind, "factor": factor, **result.to_dict()}
+                    )
         if env.day >= days:
             return records
         turn, terminated = round_robin_night(env, turn)

@@ -236,3 +236,21 @@ def test_class_incremental_screen_parses_candidates(load_script):
     assert screen.parse_candidate("") == {}
     with pytest.raises(ValueError, match="'b' is not KEY=VALUE"):
         screen.parse_candidate("a=1;b")
+
+
+def test_rectified_fidelity_judges_both_kinds_per_block_and_refuses_another_course(
+    tmp_path, load_script
+):
+    script = load_script("benchmarks/calibration/rectified_fidelity.py")
+    text = script.main(preset="smoke", seeds=(7,), days=1, out=tmp_path)
+    result = json.loads((tmp_path / "rectified_fidelity.json").read_text())
+    assert [(r["layer"], r["kind"]) for r in result["rows"]] == [
+        (k, kind) for k in range(1, 6) for kind in ("gaussian", "gaussian-rectified")
+    ]
+    rectified = [r for r in result["rows"] if r["kind"] == "gaussian-rectified"]
+    assert all(r["sample_below_zero"] == 0 for r in rectified)
+    assert all(0 < r["real_at_zero"] < 1 for r in result["rows"])
+    assert "| 5 | gaussian-rectified |" in text and (tmp_path / "seed_7.json").exists()
+    assert script.main(preset="smoke", seeds=(7,), days=1, out=tmp_path) == text  # reused
+    with pytest.raises(SystemExit, match="another preset or number of days"):
+        script.main(preset="smoke", seeds=(7,), days=2, out=tmp_path)

@@ -18,9 +18,22 @@ def smoke_env():
 def test_ratio_is_sample_over_real_accuracy():
     assert SampleFidelity(4, 0.8, 0.6).ratio == pytest.approx(0.75)
     assert np.isnan(SampleFidelity(4, 0.0, 0.5).ratio)
-    assert SampleFidelity(4, 0.5, 0.5).to_dict() == {
-        "layer": 4, "real_accuracy": 0.5, "sample_accuracy": 0.5, "ratio": 1.0
+    assert SampleFidelity(4, 0.5, 0.5, 0.25, 0.75).to_dict() == {
+        "layer": 4, "real_accuracy": 0.5, "sample_accuracy": 0.5, "sample_below_zero": 0.25,
+        "real_at_zero": 0.75, "ratio": 1.0,
     }
+
+
+def test_fidelity_reports_how_much_of_each_side_lies_at_or_below_zero(smoke_env):
+    plain = sample_fidelity(smoke_env, 3, seed=1)
+    acts, _ = smoke_env.day_activations(3)
+    assert plain.real_at_zero == pytest.approx(float((acts == 0).float().mean()))
+    assert 0 < plain.real_at_zero < 1 and 0 < plain.sample_below_zero < 1
+    from replay_gym.config import SamplerConfig
+
+    rectified = sample_fidelity(smoke_env, 3, seed=1, sampler=SamplerConfig(
+        kind="gaussian-rectified", downsample=smoke_env.config.sampler.downsample))  # fmt: skip
+    assert rectified.sample_below_zero == 0 and rectified.real_at_zero == plain.real_at_zero
 
 
 def test_veridical_replay_is_exactly_on_distribution():
@@ -109,6 +122,23 @@ def test_fidelity_along_course_judges_each_day_and_factor():
     ]
     with pytest.raises(ValueError, match="days must be a positive integer"):
         fidelity_along_course(config, seed=3, days=0)
+
+
+def test_fidelity_along_course_judges_each_kind_on_the_same_course():
+    from replay_gym.config import preset
+    from replay_gym.fidelity import fidelity_along_course
+
+    config = preset("smoke")
+    both = fidelity_along_course(config, seed=3, days=1, kinds=("gaussian", "gaussian-rectified"))
+    assert [(r["layer"], r["kind"]) for r in both] == [
+        (k, kind) for k in range(1, 6) for kind in ("gaussian", "gaussian-rectified")
+    ]
+    alone = fidelity_along_course(config, seed=3, days=1)
+    assert [r for r in both if r["kind"] == "gaussian"] == alone  # judging more changes nothing
+    with pytest.raises(ValueError, match="unknown sampler kind 'nope'"):
+        fidelity_along_course(config, seed=3, days=1, kinds=("nope",))
+    with pytest.raises(ValueError, match="at least one sampler kind"):
+        fidelity_along_course(config, seed=3, days=1, kinds=())
 
 
 def test_round_robin_night_replays_each_class_in_turn_until_the_night_ends():

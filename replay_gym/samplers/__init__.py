@@ -1,8 +1,9 @@
 """Night-time replay generators, fitted per class on one max-pool layer's activations (METHOD §3).
 
 ``make_sampler(config, layer)`` builds the sampler named by ``SamplerConfig.kind``: the paper's
-``gaussian`` and ``veridical``, and the seed papers' ``cvae`` (brain-inspired replay),
-``cvae-repulsion`` (with feature exaggeration) and ``recall`` (automatic recall). Plug in your
+``gaussian`` and ``veridical``, ``gaussian-rectified`` (the Gaussian clipped at zero, as real
+activations are), and the seed papers' ``cvae`` (brain-inspired replay), ``cvae-repulsion``
+(with feature exaggeration) and ``recall`` (automatic recall). Plug in your
 own with ``register_sampler("name", factory)``, where ``factory(config, layer)`` returns a
 :class:`Sampler`; then ``SamplerConfig(kind="name")`` selects it.
 """
@@ -90,6 +91,10 @@ def make_sampler(config: SamplerConfig, layer: int) -> Sampler:
 
 
 register_sampler("gaussian", lambda config, layer: GaussianSampler(config.downsample[layer - 1]))
+register_sampler(
+    "gaussian-rectified",
+    lambda config, layer: GaussianSampler(config.downsample[layer - 1], rectify=True),
+)
 register_sampler("veridical", lambda config, layer: VeridicalSampler())
 register_sampler(
     "cvae", lambda config, layer: CVAESampler(config.cvae, layer, config.downsample[layer - 1])

@@ -93,12 +93,19 @@ class GaussianSampler(Sampler):
             samples are up-sampled back by repetition (METHOD §3: 4, 4, 2, 2, 1 for blocks 1-5).
         chunk_size: Most samples generated at once, bounding the low-resolution scratch memory
             when many samples are requested.
+        rectify: Clip samples at zero (``gaussian-rectified``). Every replay layer is a max-pool
+            of ReLU maps, so real activations are never negative, while the Gaussian puts
+            15-30 % of its values below zero; fitting refuses negative activations. Not the
+            paper's sampler: its samples no longer have the fitted moments.
 
     Memory: for each class, ``B`` [n, d] in the activations' dtype plus the mean [d].
     """
 
-    def __init__(self, downsample: int, *, chunk_size: int = 2048) -> None:
+    def __init__(self, downsample: int, *, chunk_size: int = 2048, rectify: bool = False) -> None:
         super().__init__()
+        if not isinstance(rectify, bool):
+            raise TypeError(f"rectify must be a bool, got {rectify!r}")
+        self.rectify = rectify
         self.factor = _check_factor(downsample)
         self.chunk_size = _as_int("chunk_size", chunk_size)
         if self.chunk_size < 1:
@@ -112,6 +119,11 @@ class GaussianSampler(Sampler):
         if height % self.factor or width % self.factor:
             raise ValueError(
                 f"down-sampling factor {self.factor} does not divide the {height}x{width} map"
+            )
+        if self.rectify and bool((activations < 0).any()):
+            raise ValueError(
+                f"a rectified Gaussian models non-negative activations (ReLU, then max-pool), "
+                f"but these reach {float(activations.min()):.3g}; use sampler.kind='gaussian'"
             )
         low_shape = (channels, height // self.factor, width // self.factor)
         dim = math.prod(low_shape)
@@ -147,12 +159,15 @@ class GaussianSampler(Sampler):
                 dtype=basis.dtype,
             ).to(basis.device)
             low = torch.addmm(mean, z, basis).view(rows, *self._low_shape)
+            if self.rectify:
+                low.clamp_min_(0)
             _upsample_into(out[start:start + rows], low, self.factor)
         return out
 
     def _state_dict(self) -> dict[str, Any]:
         return {
             "factor": self.factor,
+            "rectify": self.rectify,
             "low_shape": list(self._low_shape),
             "means": list(self._means),
             "bases": list(self._bases),
@@ -163,6 +178,11 @@ class GaussianSampler(Sampler):
             raise ValueError(
                 f"saved Gaussian sampler down-samples by {state['factor']}, this one by "
                 f"{self.factor}"
+            )
+        if bool(state.get("rectify", False)) != self.rectify:
+            raise ValueError(
+                f"saved Gaussian sampler has rectify={state.get('rectify', False)}, this one "
+                f"{self.rectify}"
             )
         channels, height, width = (int(v) for v in state["low_shape"])
         self._low_shape = (channels, height, width)
