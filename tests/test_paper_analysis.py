@@ -144,3 +144,22 @@ def test_seed_samplers_are_compared_with_the_gaussian_only_where_they_ran(tmp_pa
     assert "p<.001" in cvae.ours.split(";")[0]  # 0.05 below the Gaussian, tiny noise
     assert "vs none on day 4" in repulsion.ours
     assert recall.ours.split(";")[0].startswith("day 4 0.")  # above the Gaussian's ~0.6
+
+
+def test_the_rectified_gaussian_is_compared_with_the_paper_gaussian_where_it_ran(
+    tmp_path, load_script
+):
+    analyze = load_script("benchmarks/paper/analyze.py")
+    runs = _sweep(tmp_path)
+    assert not [f for f in analyze.analyse(runs, seeds=4, short=4, long=12) if f.key == "R"]
+    for seed in range(4):
+        lines = (runs / "generative" / "days=4,replay_layer=4" / f"seed_{seed}"
+                 / "results.jsonl").read_text().splitlines()  # fmt: skip
+        curve = [json.loads(line)["test_accuracy"] + 0.02 + 0.001 * seed for line in lines]
+        _write_run(runs / "generative" / "days=4,sampler.kind=gaussian-rectified"
+                   / f"seed_{seed}", "generative", seed, curve)  # fmt: skip
+    anova, rectified = (f for f in analyze.analyse(runs, seeds=4, short=4, long=12)
+                        if f.key == "R")  # fmt: skip
+    assert anova.ours.startswith("F(2,6)=") and "gaussian-rectified" in anova.claim
+    assert rectified.ours.startswith("day 4 0.02") and rectified.reproduced == "– (no claim)"
+    assert "(deviation, issue 8 §1)" == rectified.rule

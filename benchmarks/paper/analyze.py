@@ -309,32 +309,51 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
 def seed_samplers(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
     """The seed papers' samplers beside the Gaussian one in this scenario (samplers.toml).
 
-    Block 4, ``days`` days (samplers.toml: 10), against F1's block-4 Gaussian cells and its
-    no-replay baseline. None of the seed papers made a claim about this scenario, so these rows
-    compare and judge nothing; they are left out entirely where samplers.toml has not been run
-    into ``runs``.
+    None of the seed papers made a claim about this scenario, so these rows compare and judge
+    nothing; see :func:`sampler_rows`.
     """
-    variants = {k: f"days={days},sampler.kind={k}" for k in SEED_SAMPLERS}
+    return sampler_rows(runs, seeds, days, SEED_SAMPLERS, "S",
+                        "– (the seed papers tested class-incremental learning only)",
+                        "(comparison, issue 11 §2)")  # fmt: skip
+
+
+def rectified_gaussian(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
+    """The Gaussian clipped at zero beside the paper's (rectified.toml): a deviation's effect."""
+    return sampler_rows(runs, seeds, days, ("gaussian-rectified",), "R",
+                        "– (the paper's Gaussian is not clipped)",
+                        "(deviation, issue 8 §1)")  # fmt: skip
+
+
+def sampler_rows(
+    runs: Path, seeds: int, days: int, kinds: tuple[str, ...], key: str, paper: str, rule: str
+) -> list[Finding]:
+    """Other sampler ``kinds`` beside the Gaussian one: an ANOVA and a paired row for each kind.
+
+    Block 4, ``days`` days, against F1's block-4 Gaussian cells and its no-replay baseline. The
+    rows judge nothing (no claim); they are left out entirely where no cell of ``kinds`` has
+    run into ``runs``.
+    """
+    variants = {k: f"days={days},sampler.kind={k}" for k in kinds}
     if not any((runs / "generative" / v).is_dir() for v in variants.values()):
         return []
     anova = Finding(
-        "S",
-        "Sampler matters in the paper's scenario (none, Gaussian, cvae, cvae-repulsion, recall "
+        key,
+        f"Sampler matters in the paper's scenario (none, Gaussian, {', '.join(kinds)} "
         "at block 4; last-day accuracy, repeated-measures ANOVA)",
-        "– (the seed papers tested class-incremental learning only)",
+        paper,
         reproduced=NO_CLAIM,
-        rule="(comparison, issue 11 §2)",
+        rule=rule,
     )
     pairs = {
         k: Finding(
-            "S",
+            key,
             f"{k} minus the Gaussian sampler: day-{days} accuracy and mean over days (paired t); "
             f"{k} minus none on day {days}",
             "–",
             reproduced=NO_CLAIM,
-            rule="(comparison, issue 11 §2)",
+            rule=rule,
         )
-        for k in SEED_SAMPLERS
+        for k in kinds
     }
     folders = {
         "none": ("none", f"days={days}"),
@@ -400,6 +419,7 @@ def analyse(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> list
         + f2_f4(runs, seeds, long)
         + f5(runs, seeds, long)
         + seed_samplers(runs, seeds, short)
+        + rectified_gaussian(runs, seeds, short)
     )
 
 
