@@ -1,12 +1,13 @@
-"""Where a result came from: package versions and the git commit, recorded in each run directory."""
+"""Where a result came from: versions, git commit and processor, recorded in each run directory."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["DISTRIBUTIONS", "git_commit", "package_versions", "replay_gym_version"]
+__all__ = ["DISTRIBUTIONS", "git_commit", "machine", "package_versions", "replay_gym_version"]
 
 DISTRIBUTIONS = (
     "replay-gym", "torch", "torchvision", "gymnasium", "numpy", "stable-baselines3", "safetensors",
@@ -62,3 +63,34 @@ def git_commit() -> dict[str, str | bool] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": dirty}
+
+
+def machine() -> dict[str, str | None]:
+    """The processor a run computed on: its model, torch's CPU kernel level and the architecture.
+
+    The same seed, settings, code and package versions give bit-identical courses on one kind of
+    processor, but not across kinds: the math libraries pick other kernels (MKL on an AMD EPYC
+    with AVX-512 and on another host gave the default's seed-0 day-1 test accuracy 0.388 and
+    0.403), and a course diverges from its first differing float. Comparisons paired by seed
+    are only paired when their runs share this record.
+    """
+    import torch
+
+    return {
+        "cpu": _cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "arch": platform.machine() or None,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def _cpu_model() -> str | None:
+    """``model name`` from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None

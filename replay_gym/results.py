@@ -70,9 +70,10 @@ def find_run_dirs(path: Path) -> list[Path]:
     return found
 
 
-NOT_SETTINGS = ("seeds", "git", "threads")
+NOT_SETTINGS = ("seeds", "git", "threads", "machine")
 """``config.json`` keys that do not make runs different: which seeds ran, the commit they ran at
-(a sweep resumed in a later session records another), and torch's thread count."""
+(a sweep resumed in a later session records another), torch's thread count and the processor
+(runs written before it was recorded have none)."""
 
 
 def _labels(runs: list[tuple[Path, dict]]) -> list[str]:

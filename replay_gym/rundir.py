@@ -54,7 +54,7 @@ CHECKPOINT = "checkpoint.safetensors"
 
 CHECKPOINT_KIND = "run-checkpoint"
 
-UNCHECKED = ("threads", "versions", "git")
+UNCHECKED = ("threads", "versions", "git", "machine")
 """config.json entries that may differ when resuming (the others must match exactly)."""
 
 
@@ -388,6 +388,13 @@ def _check_same_run(path: Path, saved: dict[str, Any], config: dict[str, Any]) -
         warnings.warn(
             f"resuming {path} with other package versions ({'; '.join(others)}): the numbers "
             "may differ slightly from an uninterrupted run",
+            stacklevel=3,
+        )
+    if saved.get("machine") and config.get("machine") and saved["machine"] != config["machine"]:
+        warnings.warn(
+            f"resuming {path} on another processor ({saved['machine'].get('cpu')} -> "
+            f"{config['machine'].get('cpu')}): from here on the course differs from one run "
+            "through on the first; config.json keeps the first",
             stacklevel=3,
         )
 

@@ -33,7 +33,7 @@ from replay_gym.config import EnvConfig, config_from_dict, config_to_dict, prese
 from replay_gym.data import load_dataset
 from replay_gym.metrics import standard_error
 from replay_gym.progress import ProgressBar, WorkEstimate, course_work
-from replay_gym.provenance import git_commit, package_versions
+from replay_gym.provenance import git_commit, machine, package_versions
 from replay_gym.run_logger import RunLogger
 from replay_gym.rundir import (
     RunDir,
@@ -230,7 +230,7 @@ def build(args: RunArgs, seed: int) -> tuple[gym.Env, Any]:
 
 
 def run_config(args: RunArgs) -> dict[str, Any]:
-    """The ``config.json`` of ``args``' run: settings, threads, package versions, git commit."""
+    """The ``config.json`` of ``args``' run: settings, threads, versions, git commit, processor."""
     return {
         "condition": args.condition,
         "preset": args.preset,
@@ -242,6 +242,7 @@ def run_config(args: RunArgs) -> dict[str, Any]:
         "threads": args.torch_threads,
         "versions": package_versions(),
         "git": git_commit(),
+        "machine": machine(),
     }
 
 

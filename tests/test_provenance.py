@@ -40,3 +40,32 @@ def test_git_commit_is_none_without_git(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", missing)
     assert provenance.git_commit() is None
+
+
+def test_machine_names_the_processor_and_torchs_kernel_level():
+    import platform
+
+    import torch
+
+    found = provenance.machine()
+    assert set(found) == {"cpu", "cpu_capability", "arch", "gpu"}
+    assert found["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert found["arch"] == (platform.machine() or None)
+    assert found["cpu"] is None or found["cpu"].strip() == found["cpu"] != ""
+
+
+def test_cpu_model_falls_back_to_platform_without_proc(monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path) == "/proc/cpuinfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    monkeypatch.setattr(provenance.platform, "processor", lambda: "")
+    assert provenance._cpu_model() is None
+    monkeypatch.setattr(provenance.platform, "processor", lambda: "arm")
+    assert provenance._cpu_model() == "arm"

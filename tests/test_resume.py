@@ -239,6 +239,7 @@ def test_threads_and_provenance_are_recorded(tmp_path):
     assert {"torch", "torchvision", "gymnasium", "numpy", "stable-baselines3"} <= set(
         config["versions"])
     assert config["git"] == provenance.git_commit()  # {"commit": sha, "dirty": ...} in a checkout
+    assert config["machine"] == provenance.machine()
     with pytest.raises(SystemExit, match="--threads must be a positive integer"):
         main(cli(tmp_path / "bad", "--threads", "0"))
 

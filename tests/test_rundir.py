@@ -220,3 +220,20 @@ def test_a_parent_made_meanwhile_by_another_run_is_not_an_error(tmp_path, monkey
     created = rundir._make_dirs(target / "run", staging)
     assert staging.is_dir()
     assert tmp_path / "sweep" not in created  # the other run's folder is not ours to remove
+
+
+def test_resume_on_another_processor_goes_on_and_says_the_course_differs(tmp_path):
+    out = tmp_path / "run"
+    first = {**CONFIG, "machine": {"cpu": "Intel Xeon", "cpu_capability": "AVX2"}}
+    RunDir.create(out, first, overwrite=False).save_checkpoint({"seed_index": 0}, None)
+    here = {**CONFIG, "machine": {"cpu": "AMD EPYC", "cpu_capability": "AVX512"}}
+    with pytest.warns(UserWarning, match=r"another processor \(Intel Xeon -> AMD EPYC\)"):
+        resumed = RunDir.resume(out, here)
+    assert read_config(out)["machine"]["cpu"] == "Intel Xeon"  # config.json keeps the first
+    resumed.close()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RunDir.resume(out, first).close()  # the same processor: nothing to say
+        RunDir.resume(out, CONFIG).close()  # a run from before machines were recorded
