@@ -30,6 +30,25 @@ sweep() { "$PY" -m replay_gym sweep --workers "$WORKERS" --threads 1 "$@"; }
 
 R=benchmarks/results
 mkdir -p runs
+# One processor per comparison (benchmarks/audit_machines.py, RESULTS §6): rows whose day-1
+# fingerprint showed another processor than the rows they are compared with were deleted
+# (commit of 2026-11-27) and are rerun here; finished cells are skipped, so this is a no-op
+# once they exist. In order of use: the default leaderboard's reference row, F1 on the default
+# (beside the S and R sampler rows), the every-block Fashion-MNIST class-incremental Gaussian
+# rows (beside its sampler grid), F1 on Fashion-MNIST (beside its R rows).
+step "leaderboard default round-robin (same processor)" "$PY" benchmarks/leaderboard/leaderboard.py \
+  run --presets default --rows round-robin --workers "$WORKERS"
+for spec in f1_none f1_layers rectified; do
+  step "paper default $spec (same processor)" sweep --config "benchmarks/paper/$spec.toml" \
+    --out "$R/paper/default"
+done
+step "paper default analysis (same processor)" "$PY" benchmarks/paper/analyze.py --runs "$R/paper/default"
+step "continual fashion-mnist Gaussian rows (same processor)" sweep \
+  --config benchmarks/continual/fashion_mnist.toml --out "$R/continual/fashion-mnist"
+for spec in f1_none f1_layers rectified; do
+  step "paper fashion-mnist $spec (same processor)" sweep --config "benchmarks/paper/$spec.toml" \
+    --preset fashion-mnist --out "$R/paper/fashion-mnist"
+done
 # Issue 11 §1: the night-level ceiling (oracle-night) on class-incremental-frozen and, for the
 # comparison, in the paper scenario on the same seeds.
 step "continual default-frozen oracle-night" sweep \

@@ -254,3 +254,38 @@ def test_rectified_fidelity_judges_both_kinds_per_block_and_refuses_another_cour
     assert script.main(preset="smoke", seeds=(7,), days=1, out=tmp_path) == text  # reused
     with pytest.raises(SystemExit, match="another preset or number of days"):
         script.main(preset="smoke", seeds=(7,), days=2, out=tmp_path)
+
+
+def _audit_run(root, row, seed, day1, learner=None, machine=None):
+    run = root / row / f"seed_{seed}"
+    run.mkdir(parents=True)
+    config = {"condition": row.split("/")[1], "preset": "default",
+              "env": {"learner": learner or {"adam_eps": 0.01}, "data": {"n": 10}}}  # fmt: skip
+    if machine:
+        config["machine"] = {"cpu": machine}
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "results.jsonl").write_text(json.dumps(
+        {"day": 1, "seed": seed, "test_accuracy_after_day": day1}) + "\n")  # fmt: skip
+
+
+def test_machine_audit_groups_rows_by_their_day1_fingerprints(tmp_path, load_script):
+    audit = load_script("benchmarks/audit_machines.py")
+    folder = tmp_path / "paper" / "default"
+    for seed, (here, there) in enumerate([(0.40, 0.39), (0.35, 0.36)]):
+        _audit_run(folder, "sweep/none", seed, here)
+        _audit_run(folder, "sweep/generative", seed, here, machine="Intel")
+        _audit_run(folder, "sweep/oracle", seed, there)
+    # a later config spelling out a setting older ones lack (at its old value) is the same day 1
+    _audit_run(folder, "sweep/random", 0, 0.40, learner={"adam_eps": 0.01, "frozen_blocks": 0})
+    # other day-1 settings: its own block, not a mix
+    _audit_run(folder, "sweep/other-eps", 0, 0.20, learner={"adam_eps": 0.03})
+    text = audit.main(roots=(tmp_path / "paper",), out=tmp_path / "audit.md")
+    report = json.loads((tmp_path / "audit.json").read_text())
+    mixed = [entry for entry in report if entry["mixed"]]
+    assert len(report) == 2 and len(mixed) == 1
+    groups = mixed[0]["groups"]
+    assert [g["rows"] for g in groups] == [
+        ["sweep/generative", "sweep/none", "sweep/random"], ["sweep/oracle"]]
+    assert groups[0]["machines"] == ["Intel"] and groups[1]["machines"] == []
+    assert "| paper/default | default | A: 3 rows, B: 1 rows | **yes** |" in text
+    assert "- B (seed 0 day 1: 0.3900; processor not recorded): sweep/oracle" in text
