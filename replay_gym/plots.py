@@ -31,6 +31,7 @@ from replay_gym.results import (
     labels_in_order,
     load_runs,
     per_seed,
+    processors,
 )
 from replay_gym.stats import linear_regression, mean_sem, mean_sem_text, paper_style
 
@@ -206,6 +207,11 @@ def compare(args: CompareArgs) -> str:
             cells.append(mean_sem_text(part[column].to_numpy()))
         runs = ", ".join(table.loc[table["label"] == label, "run"].unique())
         lines.append(f"{label:>24}  {cells[0]:>15}  {cells[1]:>15}  {runs}")
+    kinds = processors(table)
+    if len(kinds) > 1:
+        lines += ["", f"note: these runs computed on {len(kinds)} kinds of processor "
+                  f"({'; '.join(kinds)}); a seed's course differs between them from day 1, so "
+                  "differences between runs of one seed are not paired"]  # fmt: skip
     text = "\n".join(lines)
     print(text)
     if args.out is not None:

@@ -130,6 +130,7 @@ def load_runs(paths: Sequence[Path | str]) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(records)
         frame.insert(0, "label", label)
         frame["preset"] = config.get("preset")
+        frame["processor"] = processor_name(config)
         frame["run"] = str(run_dir)
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
@@ -145,6 +146,24 @@ def load_runs(paths: Sequence[Path | str]) -> pd.DataFrame:
     table["_order"] = table["label"].map(order)
     table = table.sort_values(["_order", "seed", "day"], kind="stable").drop(columns="_order")
     return table.reset_index(drop=True)
+
+
+def processor_name(config: dict) -> str | None:
+    """``"CPU model (kernel level)"`` from a run's recorded ``machine``; None when not recorded."""
+    machine = config.get("machine")
+    if not machine:
+        return None
+    return f"{machine.get('cpu') or 'unknown CPU'} ({machine.get('cpu_capability') or '?'})"
+
+
+def processors(table: pd.DataFrame) -> list[str]:
+    """The distinct recorded processors of a :func:`load_runs` table (unrecorded ones left out).
+
+    Courses of one seed are only paired when they share one.
+    """
+    if "processor" not in table:
+        return []
+    return sorted(p for p in table["processor"].dropna().unique())
 
 
 def numeric_metrics(table: pd.DataFrame) -> list[str]:

@@ -138,3 +138,19 @@ def test_save_figure_writes_png_only_and_makes_its_folder(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["fig.png"]  # no temporary file left
     with pytest.raises(ValueError, match="name the file \\*.png"):
         save_figure(fig, tmp_path / "fig.pdf")
+
+
+def test_compare_says_when_its_runs_computed_on_different_processors(sweep, capsys):
+    from replay_gym.results import processor_name, processors
+
+    assert main(["compare", str(sweep)]).count("note:") == 0  # nothing recorded: nothing said
+    for name, cpu in (("none", "Intel Xeon"), ("regression", "AMD EPYC")):
+        config = json.loads((sweep / name / "config.json").read_text())
+        config["machine"] = {"cpu": cpu, "cpu_capability": "AVX2"}
+        (sweep / name / "config.json").write_text(json.dumps(config))
+    table = load_runs([sweep])
+    assert processors(table) == ["AMD EPYC (AVX2)", "Intel Xeon (AVX2)"]
+    text = main(["compare", str(sweep)])
+    assert "note: these runs computed on 2 kinds of processor (AMD EPYC (AVX2); Intel" in text
+    assert main(["compare", str(sweep / "none")]).count("note:") == 0  # one kind
+    assert processor_name({}) is None and processor_name({"machine": {}}) is None
