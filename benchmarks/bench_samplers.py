@@ -52,7 +52,7 @@ from replay_gym.learner.vgg import VGG16
 from replay_gym.samplers import ContinualSampler, make_sampler, state_bytes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "samplers"
-KINDS = ("gaussian", "veridical", "cvae", "cvae-repulsion", "recall")
+KINDS = ("gaussian", "gaussian-rectified", "veridical", "cvae", "cvae-repulsion", "recall")
 NIGHT_RULE = 3.0
 """No sampler may make a default night more than this many times slower than the Gaussian one."""
 
