@@ -35,6 +35,8 @@ class CellOutcome:
     """``done`` (ran now), ``skipped`` (finished earlier) or ``failed``."""
     seconds: float = 0.0
     error: str | None = None
+    interrupted: bool = False
+    """SIGINT or SIGTERM stopped it (after a checkpoint): the sweep should stop too."""
 
 
 def default_threads(workers: int) -> int:
@@ -79,10 +81,13 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
         (run_dir / DONE).write_text(json.dumps(marker, indent=1))
         return CellOutcome(cell["dir"], "done", seconds).__dict__
     except Exception as error:  # one failing cell must not stop the others
+        from replay_gym.rundir import RunInterrupted
+
         detail = "".join(traceback.format_exception_only(error)).strip()
         return CellOutcome(
             cell["dir"], "failed", time.perf_counter() - started,
             f"{detail}\n{traceback.format_exc(limit=-3)}",
+            interrupted=isinstance(error, RunInterrupted),
         ).__dict__
 
 
@@ -93,8 +98,13 @@ def run_local(
     cells: list[dict], sweep_dir: Path, *, workers: int, threads: int, report: Report, **_: Any
 ) -> list[dict]:
     """A pool of ``workers`` processes (spawned: no state inherited), ``threads`` each."""
-    if workers == 1:
-        return [_reported(run_cell(c, str(sweep_dir), threads), report) for c in cells]
+    if workers == 1:  # cells run in this process, whose signal handler the runner holds
+        outcomes = []
+        for c in cells:
+            outcomes.append(_reported(run_cell(c, str(sweep_dir), threads), report))
+            if outcomes[-1]["interrupted"]:
+                break  # stopped as a run stops; the rest resume on the next sweep
+        return outcomes
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(run_cell, c, str(sweep_dir), threads) for c in cells]

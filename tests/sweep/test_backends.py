@@ -193,3 +193,24 @@ def test_pending_lists_cells_without_a_done_marker(tmp_path):
     (done / DONE).write_text("{}")
     (tmp_path / "oracle/base/seed_0").mkdir(parents=True)  # started, not finished
     assert pending(cells, tmp_path) == [cells[0], cells[2]]
+
+
+def test_a_one_worker_sweep_stops_at_sigterm_instead_of_running_the_next_cells(
+    tmp_path, monkeypatch
+):
+    # Regression: with --workers 1 the cells run in the sweep's own process, where the runner
+    # turns SIGTERM into a checkpointed stop of the current cell; the sweep reported that cell
+    # as failed and went on with the next ones, so a queue "killed" at 07:37 kept running for
+    # 90 minutes beside its replacement, and both ran one cell into the same folder.
+    from replay_gym.sweep.backends import run_local
+    from replay_gym.sweep.grid import Cell
+
+    cells = [Cell(condition="random", seed=s, preset="smoke",
+                  overrides=(("days", 1), ("steps_per_night", 2))).to_dict() for s in (0, 1)]
+    _sigterm_at_replay(monkeypatch, 1)  # the first cell's first replay step
+    seen = []
+    outcomes = run_local(cells, tmp_path, workers=1, threads=1, report=seen.append)
+    assert [o["dir"] for o in outcomes] == [cells[0]["dir"]] and seen == outcomes
+    assert outcomes[0]["status"] == "failed" and outcomes[0]["interrupted"]
+    assert "stopped by SIGTERM" in outcomes[0]["error"]
+    assert not (tmp_path / cells[1]["dir"]).exists()  # the next cell never started
