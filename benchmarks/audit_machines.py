@@ -26,7 +26,9 @@ from pathlib import Path
 
 import tyro
 
+from replay_gym.analysis import load_records, read_json
 from replay_gym.atomic import atomic_write_text
+from replay_gym.config import comparable_env
 from replay_gym.results import find_run_dirs
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -47,34 +49,23 @@ class Run:
     machine: str | None
 
 
-ADDED_LATER = {"scenario": "paper", "classes_per_task": 2, "frozen_blocks": 0,
-               "adam_fused": False, "compile": False}  # fmt: skip
-"""Settings added after the first runs were written, with the value those runs had."""
-
-
 def day1_settings(config: dict) -> str:
     """The part of a run's config that decides its day 1 (nights and samplers come later).
 
-    A setting that an older config lacks counts as its value then (:data:`ADDED_LATER`).
+    Settings an older config lacks take their defaults, as for reuse and resume
+    (:func:`replay_gym.config.comparable_env`).
     """
-    env = config.get("env", {})
-    learner = {k: v for k, v in (env.get("learner") or {}).items() if v is not None}
-    keep = {"preset": config.get("preset"), "data": env.get("data"),
-            "learner": {**{k: v for k, v in ADDED_LATER.items() if k in
-                           ("frozen_blocks", "adam_fused", "compile")}, **learner},
-            "scenario": env.get("scenario") or ADDED_LATER["scenario"]}  # fmt: skip
-    if keep["scenario"] != "paper":  # the class-incremental tasks shape day 1
-        keep["classes_per_task"] = env.get("classes_per_task") or ADDED_LATER["classes_per_task"]
-    return json.dumps(keep, sort_keys=True)
+    env = comparable_env(config.get("env", {}))
+    keep = {k: env.get(k) for k in ("learner", "data", "scenario", "classes_per_task")}
+    return json.dumps({"preset": config.get("preset"), **keep}, sort_keys=True)
 
 
 def read_runs(root: Path, base: Path) -> list[Run]:
     """Every finished run under ``root`` with its day-1 fingerprint (runs without day 1 skipped)."""
     runs = []
     for run_dir in find_run_dirs(root):
-        config = json.loads((run_dir / "config.json").read_text())
-        with open(run_dir / "results.jsonl", encoding="utf-8") as handle:
-            first = next((json.loads(line) for line in handle if line.strip()), None)
+        config = read_json(run_dir / "config.json")
+        first = next(iter(load_records(run_dir)), None)
         if not first or first.get("day") != 1 or "test_accuracy_after_day" not in first:
             continue
         parts = run_dir.relative_to(base).parts

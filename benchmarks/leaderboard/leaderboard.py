@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import tyro
 
+from replay_gym.analysis import read_json
 from replay_gym.atomic import atomic_write_text
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
 from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
@@ -139,7 +140,7 @@ def row_models(row_dir: Path, seeds) -> set[str]:
     names = set()
     for seed in seeds:
         for run_dir in find_runs(row_dir / "base" / f"seed_{seed}"):
-            recorded = json.loads((run_dir / "config.json").read_text()).get("model")
+            recorded = read_json(run_dir / "config.json").get("model")
             if recorded:
                 names.add(Path(recorded).name)
     return names
