@@ -140,7 +140,7 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
     def do_sweep(args: Any) -> Any:
         from replay_gym.sweep import sweep
 
-        return sweep(args)
+        return _stoppable(sweep, args)
 
     def parse_compare(argv: Sequence[str]) -> Any:
         from replay_gym.plots import CompareArgs

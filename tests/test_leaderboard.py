@@ -95,6 +95,20 @@ def test_rows_run_in_parallel_and_a_failed_cell_stops_after_the_others(tmp_path,
     assert (tmp_path / "smoke" / "round-robin" / "base" / "seed_0" / ".done.json").exists()
 
 
+def test_rows_stopped_by_a_signal_stop_the_command_instead_of_building_a_partial_table(
+    tmp_path, load_script, monkeypatch
+):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+
+    def stopped_pool(cells, sweep_dir, **_):  # what run_local returns after a SIGTERM
+        return [{"dir": c["dir"], "status": "not started", "seconds": 0.0, "error": None,
+                 "interrupted": True, "signum": 15} for c in cells]
+
+    monkeypatch.setattr(board, "run_local", stopped_pool)
+    with pytest.raises(SystemExit, match=r"smoke: stopped by a signal \(2 cells"):
+        board.run_rows(tmp_path, "smoke", ("round-robin",), (0, 1), threads=1, workers=2)
+
+
 def test_sb3_row_trains_side_by_side_with_checkpoints_and_resumes_a_killed_training(
     tmp_path, load_script, monkeypatch
 ):

@@ -78,6 +78,10 @@ def run_rows(
 
     outcomes = run_local(cells, board_dir(out, preset), workers=workers, threads=threads,
                          report=report)  # fmt: skip
+    stopped = [o for o in outcomes if o["interrupted"]]
+    if stopped:  # the table would be built from the cells that happened to finish
+        raise SystemExit(f"{preset}: stopped by a signal ({len(stopped)} cells stopped at a "
+                         "checkpoint or not started); run the same command again to continue")
     failed = [o for o in outcomes if o["status"] == "failed"]
     if failed:
         raise SystemExit("\n".join(f"{preset} {o['dir']} failed:\n{o['error']}" for o in failed))

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -32,11 +33,15 @@ class CellOutcome:
 
     dir: str
     status: str
-    """``done`` (ran now), ``skipped`` (finished earlier) or ``failed``."""
+    """``done`` (ran now), ``skipped`` (finished earlier), ``failed`` or ``not started`` (a
+    signal stopped the sweep first)."""
     seconds: float = 0.0
     error: str | None = None
     interrupted: bool = False
-    """SIGINT or SIGTERM stopped it (after a checkpoint): the sweep should stop too."""
+    """SIGINT or SIGTERM stopped it (after a checkpoint) or kept it from starting: the sweep
+    stops too."""
+    signum: int | None = None
+    """The signal, where ``interrupted``."""
 
 
 def default_threads(workers: int) -> int:
@@ -88,6 +93,7 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
             cell["dir"], "failed", time.perf_counter() - started,
             f"{detail}\n{traceback.format_exc(limit=-3)}",
             interrupted=isinstance(error, RunInterrupted),
+            signum=error.signum if isinstance(error, RunInterrupted) else None,
         ).__dict__
 
 
@@ -97,18 +103,109 @@ Report = Callable[[dict[str, Any]], None]
 def run_local(
     cells: list[dict], sweep_dir: Path, *, workers: int, threads: int, report: Report, **_: Any
 ) -> list[dict]:
-    """A pool of ``workers`` processes (spawned: no state inherited), ``threads`` each."""
+    """A pool of ``workers`` processes (spawned: no state inherited), ``threads`` each.
+
+    SIGINT or SIGTERM stops the sweep as it stops a run: running cells stop at a checkpoint,
+    no other cell starts (those are returned as ``not started``), and the next sweep resumes.
+    """
     if workers == 1:  # cells run in this process, whose signal handler the runner holds
         outcomes = []
         for c in cells:
             outcomes.append(_reported(run_cell(c, str(sweep_dir), threads), report))
-            if outcomes[-1]["interrupted"]:
-                break  # stopped as a run stops; the rest resume on the next sweep
+            if outcomes[-1]["interrupted"]:  # stopped as a run stops
+                return outcomes + _not_started(cells[len(outcomes):], outcomes[-1]["signum"])
         return outcomes
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(run_cell, c, str(sweep_dir), threads) for c in cells]
-        return [_reported(f.result(), report) for f in concurrent.futures.as_completed(futures)]
+    signum: int | None = None
+    with _ForwardStopSignals() as stop, concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker
+    ) as pool:
+        futures = [pool.submit(_run_cell_unless_stopped, c, str(sweep_dir), threads)
+                   for c in cells]
+        started: dict[str, dict] = {}
+        for future in concurrent.futures.as_completed(futures):
+            if future.cancelled():
+                continue
+            outcome = future.result()
+            if outcome is not None:  # None: a queued cell a stopped worker did not start
+                started[outcome["dir"]] = _reported(outcome, report)
+                signum = signum or outcome["signum"]
+            if stop.signum is not None or signum is not None:
+                for other in futures:  # those not yet handed to a worker never start
+                    other.cancel()
+    signum = stop.signum or signum
+    return [*started.values(), *_not_started([c for c in cells if c["dir"] not in started],
+                                             signum or signal.SIGTERM)]
+
+
+def _not_started(cells: list[dict], signum: int | None) -> list[dict]:
+    """Outcomes for cells a signal kept from starting (they run on the next sweep)."""
+    return [CellOutcome(c["dir"], "not started", interrupted=True, signum=signum).__dict__
+            for c in cells]
+
+
+class _ForwardStopSignals:
+    """While active, SIGINT/SIGTERM to the sweep stop its pool workers' runs at a checkpoint.
+
+    Without it a signal to the sweep alone killed it and left its workers running as orphans
+    (they finished their cells, took the queued ones, then hung). The first signal is sent on
+    to every child as SIGTERM (which a run turns into a checkpointed stop; a second SIGINT
+    would abort it) and recorded in :attr:`signum`; a second SIGINT raises
+    ``KeyboardInterrupt`` at once, as the runner's does.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        self.signum = signum
+        for child in multiprocessing.active_children():
+            if child.pid is not None:
+                try:
+                    os.kill(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def __enter__(self) -> _ForwardStopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+_worker_stopped = False
+"""In a pool worker: a signal stopped a cell (or came between cells); start no other."""
+
+
+def _init_worker() -> None:
+    """Pool worker set-up: a signal between two cells means "start no more" rather than death."""
+
+    def stop(signum: int, frame: Any) -> None:
+        global _worker_stopped
+        _worker_stopped = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+
+def _run_cell_unless_stopped(cell: dict, sweep_dir: str, threads: int) -> dict | None:
+    """:func:`run_cell` in a pool worker, or ``None`` once a signal stopped this worker."""
+    global _worker_stopped
+    if _worker_stopped:
+        return None
+    outcome = run_cell(cell, sweep_dir, threads)
+    _worker_stopped = _worker_stopped or outcome["interrupted"]
+    return outcome
 
 
 class SubmititCell:

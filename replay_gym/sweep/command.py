@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from replay_gym.rundir import RunInterrupted
 from replay_gym.sweep.backends import BACKENDS, default_threads, pending
 from replay_gym.sweep.grid import SweepSpec, load_spec, parse_assignment
 
@@ -98,7 +100,8 @@ def sweep(args: SweepArgs, *, stream: TextIO | None = None) -> list[dict]:
           f"on {args.backend} ({args.workers} workers x {threads} threads)", file=stream)
 
     def report(outcome: dict) -> None:
-        line = f"{outcome['status']:7} {outcome['dir']} ({outcome['seconds']:.1f} s)"
+        status = "stopped" if outcome["interrupted"] else outcome["status"]
+        line = f"{status:7} {outcome['dir']} ({outcome['seconds']:.1f} s)"
         if outcome["error"]:
             line += "\n  " + outcome["error"].splitlines()[0]
         print(line, file=stream, flush=True)
@@ -108,7 +111,12 @@ def sweep(args: SweepArgs, *, stream: TextIO | None = None) -> list[dict]:
         partition=args.partition, time_limit=args.time_limit, cluster=args.cluster,
         address=args.address,
     )
-    failed = [o for o in outcomes if o["status"] == "failed"]
+    failed = [o for o in outcomes if o["status"] == "failed" and not o["interrupted"]]
+    stopped = [o for o in outcomes if o["interrupted"]]
+    if stopped:
+        for outcome in failed:
+            print(f"FAILED {outcome['dir']}:\n{outcome['error']}", file=sys.stderr)
+        raise _stopped(stopped, failed)
     if failed:
         for outcome in failed:
             print(f"FAILED {outcome['dir']}:\n{outcome['error']}", file=sys.stderr)
@@ -116,3 +124,15 @@ def sweep(args: SweepArgs, *, stream: TextIO | None = None) -> list[dict]:
                          "retry them (finished cells are skipped)")
     print(f"all {len(cells)} cells finished in {args.out}", file=stream)
     return outcomes
+
+
+def _stopped(stopped: list[dict], failed: list[dict]) -> RunInterrupted:
+    """The one line a sweep stopped by a signal ends with: what stopped, how to go on."""
+    signum = next((o["signum"] for o in stopped if o["signum"]), signal.SIGTERM)
+    at_checkpoint = sum(o["status"] != "not started" for o in stopped)
+    not_started = len(stopped) - at_checkpoint
+    also = f", {len(failed)} failed" if failed else ""
+    return RunInterrupted(
+        f"stopped by {signal.Signals(signum).name}: {at_checkpoint} cells stopped at a checkpoint, "
+        f"{not_started} not started{also}; rerun the same command to continue (finished cells are "
+        "skipped, stopped ones resume)", signum)

@@ -1,6 +1,7 @@
 """Sweeps run cells on every backend into one layout, skip finished cells, report failures."""
 
 import json
+import signal
 
 import pytest
 
@@ -19,7 +20,6 @@ def _args(tmp_path, **kwargs):
 def _sigterm_at_replay(monkeypatch, n):
     """Send this process SIGTERM at the env's n-th replay step (``monkeypatch.undo()`` disarms)."""
     import os
-    import signal
 
     from replay_gym.envs.replay_select import ReplaySelectionEnv
 
@@ -85,8 +85,6 @@ def test_submitit_local_executor_writes_the_same_layout(tmp_path):
 
 @pytest.mark.slow
 def test_ray_local_cluster_writes_the_same_layout(tmp_path):
-    import signal
-
     pytest.importorskip("ray")
     handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     outcomes = sweep(_args(tmp_path, backend="ray", workers=2, seeds=(0,)))
@@ -210,7 +208,55 @@ def test_a_one_worker_sweep_stops_at_sigterm_instead_of_running_the_next_cells(
     _sigterm_at_replay(monkeypatch, 1)  # the first cell's first replay step
     seen = []
     outcomes = run_local(cells, tmp_path, workers=1, threads=1, report=seen.append)
-    assert [o["dir"] for o in outcomes] == [cells[0]["dir"]] and seen == outcomes
+    assert [o["dir"] for o in seen] == [cells[0]["dir"]] and seen == outcomes[:1]
     assert outcomes[0]["status"] == "failed" and outcomes[0]["interrupted"]
+    assert outcomes[1] == {**outcomes[1], "dir": cells[1]["dir"], "status": "not started",
+                           "interrupted": True, "signum": signal.SIGTERM}
     assert "stopped by SIGTERM" in outcomes[0]["error"]
     assert not (tmp_path / cells[1]["dir"]).exists()  # the next cell never started
+
+
+@pytest.mark.slow
+def test_a_pool_sweep_stopped_by_sigterm_checkpoints_its_cells_and_starts_no_more(
+    tmp_path, checkout_env
+):
+    # Regression: with --workers 2 a SIGTERM to the sweep killed only the sweep process; its
+    # pool workers ran on as orphans, finished their cells and took the cells already queued for
+    # them, so a stopped queue kept writing cells (as the one-worker sweep did before
+    # CellOutcome.interrupted). The sweep now hands the signal to its workers, whose runs stop
+    # at a checkpoint, starts no further cell and exits 128 + SIGTERM.
+    import os
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sweep"
+    seeds = [str(s) for s in range(8)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replay_gym", "sweep", "--out", str(out), "--preset", "smoke",
+         "--conditions", "random", "--seeds", *seeds, "--set", "days=4", "--workers", "2",
+         "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=checkout_env,
+        start_new_session=True,
+    )
+    for line in process.stdout:  # the first finished cell: the others are running or queued
+        if line.startswith("done"):
+            break
+    process.send_signal(signal.SIGTERM)  # the sweep process only, not its workers
+    _, stderr = process.communicate(timeout=120)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # no worker of the sweep outlives it
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("the sweep's workers went on after it stopped")
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM" in stderr and "rerun the same command" in stderr
+    cells = [out / "random" / "days=4" / f"seed_{s}" for s in seeds]
+    finished = [c for c in cells if (c / ".done.json").exists()]
+    assert 1 <= len(finished) <= 2  # what finished before the signal; nothing after it
+    assert not any(c.exists() for c in cells[6:])  # never handed to a worker
