@@ -289,3 +289,35 @@ def test_machine_audit_groups_rows_by_their_day1_fingerprints(tmp_path, load_scr
     assert groups[0]["machines"] == ["Intel"] and groups[1]["machines"] == []
     assert "| paper/default | default | A: 3 rows, B: 1 rows | **yes** |" in text
     assert "- B (seed 0 day 1: 0.3900; processor not recorded): sweep/oracle" in text
+
+
+def test_night_length_screen_pairs_seeds_per_night_length_on_validation(tmp_path, load_script):
+    module = load_script("benchmarks/calibration/night_length.py")
+
+    def course(condition, steps, seed, values, finished=True):
+        run = tmp_path / condition / f"steps_per_night={steps}" / f"seed_{seed}"
+        run.mkdir(parents=True)
+        lines = [json.dumps({"day": d + 1, "val_accuracy": v, "test_accuracy": 0.0})
+                 for d, v in enumerate(values)]  # fmt: skip
+        (run / "results.jsonl").write_text("\n".join(reversed(lines)) + "\n")  # day order
+        if finished:
+            (run / "summary.json").write_text("{}")
+
+    course("none", 20, 0, [0.3] * 5)
+    course("round-robin", 20, 0, [0.4, 0.5, 0.5, 0.5, 0.6])
+    course("round-robin", 20, 1, [0.2] * 5)
+    course("oracle", 20, 0, [0.5, 0.5, 0.5, 0.5, 0.8])
+    course("oracle", 20, 1, [0.3] * 5)
+    course("oracle", 50, 0, [0.9] * 5, finished=False)  # still running: left out
+    rows = module.gap_rows(module.course_values(tmp_path, "val_accuracy"))
+    assert [(r["steps_per_night"], r["gap"], r["seeds"]) for r in rows] == [
+        (20, "round-robin − none", [0]), (20, "oracle − round-robin", [0, 1])]
+    assert rows[0]["night 1"] == "0.100" and rows[0]["mean over days"] == "0.200"
+    assert rows[1]["night 1"] == "0.100 ± 0.000" and rows[1]["night 5"] == "0.150 ± 0.050"
+    text = module.main(module.Args(runs=tmp_path))
+    assert "| 20 | oracle − round-robin | 0, 1 |" in text
+    assert (tmp_path / "night_length.md").read_text() == text
+    with pytest.raises(ValueError, match="no 'test_acc' in"):
+        module.course_values(tmp_path, "test_acc")
+    with pytest.raises(SystemExit, match="no such folder"):
+        module.main(module.Args(runs=tmp_path / "missing"))
