@@ -24,8 +24,8 @@ def test_sweep_file_expands_to_valid_cells_on_the_reported_seeds(path):
     cells = spec.cells()  # checks conditions, presets and every variant's settings
     if path.parent.name == "calibration":  # chooses settings: never on a reported seed
         assert spec.seeds and min(spec.seeds) >= CALIBRATION_SEEDS_FROM
-    else:
-        assert spec.seeds == REPORTED_SEEDS
+    else:  # the paper had 10 models: some acceptance checks add seeds 5-9
+        assert spec.seeds in (REPORTED_SEEDS, tuple(range(10)))
     assert len(cells) == len(spec.conditions) * len(spec.seeds) * max(
         1, len({c.variant for c in cells})
     )

@@ -317,6 +317,10 @@ def test_night_length_screen_pairs_seeds_per_night_length_on_validation(tmp_path
     text = module.main(module.Args(runs=tmp_path))
     assert "| 20 | oracle − round-robin | 0, 1 |" in text
     assert (tmp_path / "night_length.md").read_text() == text
+    subset = module.gap_rows(module.course_values(tmp_path, "val_accuracy", seeds=(1,)))
+    assert [(r["gap"], r["seeds"]) for r in subset] == [("oracle − round-robin", [1])]
+    module.main(module.Args(runs=tmp_path, seeds=(1,), out=tmp_path / "seed_1.md"))
+    assert "| 20 | oracle − round-robin | 1 |" in (tmp_path / "seed_1.md").read_text()
     with pytest.raises(ValueError, match="no 'test_acc' in"):
         module.course_values(tmp_path, "test_acc")
     with pytest.raises(SystemExit, match="no such folder"):

@@ -1,13 +1,14 @@
 """How much the choice of replay matters as nights get shorter or longer (validation only).
 
 Usage:
-    python benchmarks/calibration/night_length.py [--runs DIR] [--metric val_accuracy]
+    python benchmarks/calibration/night_length.py [--runs DIR] [--metric val_accuracy] [--seeds ...]
 
 Reads the sweep of ``night_length.toml`` (``OUT/<condition>/steps_per_night=<n>/seed_<k>``) and,
 per night length, pairs the seeds of ``none``, ``round-robin`` and ``oracle``: the gains after
 night 1 and night 5 and in the mean over days, as issue 8 states its criteria, but on the
 validation split so that a default chosen from it is never chosen on test data. Writes
-``RUNS/night_length.md`` and prints it.
+``RUNS/night_length.md`` and prints it. ``benchmarks/acceptance/oracle_gap.toml`` lays out its
+test-split courses the same way (``--metric test_accuracy``; ``--seeds`` for a subset).
 """
 
 from __future__ import annotations
@@ -27,12 +28,18 @@ GAPS = (("round-robin", "none"), ("oracle", "round-robin"))
 """The issue's two questions: does replay help, and does its choice matter."""
 
 
-def course_values(runs: Path, metric: str) -> dict[tuple[str, int, int], dict[str, float]]:
-    """(condition, steps per night, seed) -> night 1, night 5 and mean-over-days ``metric``."""
+def course_values(
+    runs: Path, metric: str, seeds: tuple[int, ...] = ()
+) -> dict[tuple[str, int, int], dict[str, float]]:
+    """(condition, steps per night, seed) -> night 1, night 5 and mean-over-days ``metric``.
+
+    Only ``seeds`` when given; unfinished courses are left out rather than read half-written.
+    """
     values = {}
     for seed_dir in sorted(runs.glob("*/steps_per_night=*/seed_*")):
-        if not (seed_dir / "summary.json").exists():
-            continue  # not finished: left out rather than read half-written
+        seed = int(seed_dir.name.removeprefix("seed_"))
+        if not (seed_dir / "summary.json").exists() or (seeds and seed not in seeds):
+            continue
         records = sorted(load_records(seed_dir), key=lambda r: r["day"])
         if not records or metric not in records[0]:
             raise ValueError(f"{seed_dir}: no {metric!r} in its results.jsonl")
@@ -40,7 +47,7 @@ def course_values(runs: Path, metric: str) -> dict[tuple[str, int, int], dict[st
         if len(series) < 5:
             raise ValueError(f"{seed_dir}: {len(series)} days, the screen needs at least 5")
         steps = int(seed_dir.parent.name.split("=", 1)[1])
-        key = (seed_dir.parent.parent.name, steps, int(seed_dir.name.removeprefix("seed_")))
+        key = (seed_dir.parent.parent.name, steps, seed)
         values[key] = {"night 1": series[0], "night 5": series[4],
                        "mean over days": float(np.mean(series))}  # fmt: skip
     return values
@@ -87,17 +94,21 @@ class Args:
     """The sweep's folder."""
     metric: str = "val_accuracy"
     """A per-day accuracy in results.jsonl (validation: the screen chooses settings)."""
+    seeds: tuple[int, ...] = ()
+    """Only these seeds (default: every finished one)."""
+    out: Path | None = None
+    """The table's file (default: RUNS/night_length.md)."""
 
 
 def main(args: Args) -> str:
-    """Write and return ``RUNS/night_length.md``."""
+    """Write and return the table (``RUNS/night_length.md`` unless ``out``)."""
     if not args.runs.is_dir():
         raise SystemExit(f"--runs {args.runs}: no such folder (run the sweep first)")
-    rows = gap_rows(course_values(args.runs, args.metric))
+    rows = gap_rows(course_values(args.runs, args.metric, args.seeds))
     if not rows:
         raise SystemExit(f"--runs {args.runs}: no finished pair of conditions to compare")
     text = markdown(rows, args.metric)
-    atomic_write_text(args.runs / "night_length.md", text)
+    atomic_write_text(args.out or args.runs / "night_length.md", text)
     return text
 
 
