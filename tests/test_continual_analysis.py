@@ -94,6 +94,18 @@ def test_missing_seed_leaves_a_group_waiting_and_its_checks_not_run(tmp_path, lo
         module.analyse(tmp_path / "absent")
 
 
+def test_a_subset_of_seeds_is_analysed_into_its_own_folder(tmp_path, load_script):
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {("none", "base"): 0.05, ("generative", "base"): 0.3})
+    module.analyse(runs, None, SEEDS)
+    before = (runs / "continual.md").read_text()
+    result = module.analyse(runs, None, (0, 1), out=tmp_path / "two_seeds")
+    assert result["seeds"] == [0, 1] and (runs / "continual.md").read_text() == before
+    assert "seeds [0, 1]" in (tmp_path / "two_seeds" / "continual.md").read_text()
+    assert (tmp_path / "two_seeds" / "first_task.png").exists()
+
+
 def test_night_oracle_gap_and_hard_target_ablation_when_run(tmp_path, load_script):
     module = load_script("benchmarks/continual/analyze.py")
     runs = tmp_path / "ci"

@@ -338,10 +338,12 @@ def figures(groups: dict, out: Path) -> list[Path]:
 
 
 def analyse(runs: Path, paper_runs: Path | None = None,
-            seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> dict:  # fmt: skip
-    """Every group, the acceptance and the claims; written to ``runs``."""
+            seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None) -> dict:  # fmt: skip
+    """Every group, the acceptance and the claims; written to ``out`` (default: ``runs``)."""
     if not runs.is_dir():
         raise FileNotFoundError(f"{runs}: no such sweep folder")
+    out = runs if out is None else out
+    out.mkdir(parents=True, exist_ok=True)
     groups, waiting = {}, []
     for sampler in SAMPLERS:
         for condition in SCHEDULES[sampler]:
@@ -356,7 +358,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
     gaps = {c: paper_oracle_gap(paper_runs, seeds, c) for c in ("oracle", "oracle-night")}
     checks = acceptance(groups, gaps)
     seed_claims = claims(groups)
-    paths = figures(groups, runs)
+    paths = figures(groups, out)
     anova = sampler_schedule_anova(groups)
     result = {
         "seeds": list(seeds),
@@ -390,13 +392,13 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         *check_rows(seed_claims),
         "",
     ]
-    atomic_write_text(runs / "continual.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(runs / "continual.md", "\n".join(lines))
+    atomic_write_text(out / "continual.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out / "continual.md", "\n".join(lines))
     return result
 
 
 def main(runs: Path, paper_runs: Path | None = None,
-         seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> None:  # fmt: skip
+         seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None) -> None:  # fmt: skip
     """Analyse a class-incremental sweep folder and print the table.
 
     Args:
@@ -404,9 +406,10 @@ def main(runs: Path, paper_runs: Path | None = None,
         paper_runs: Paper-scenario runs ``<condition>/seed_<k>`` (the calibration acceptance's
             ``runs`` folder) for the oracle-gap comparison.
         seeds: The seeds every group must have.
+        out: Where the tables and figures go (default: ``runs``), e.g. for another set of seeds.
     """
-    analyse(runs, paper_runs, seeds)
-    print((runs / "continual.md").read_text())
+    analyse(runs, paper_runs, seeds, out)
+    print(((out or runs) / "continual.md").read_text())
 
 
 if __name__ == "__main__":
