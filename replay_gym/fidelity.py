@@ -110,6 +110,8 @@ def fidelity_along_course(
     days: int,
     factors: Callable[[int], Sequence[int]] | None = None,
     kinds: Sequence[str] | None = None,
+    layers: Sequence[int] | None = None,
+    samples_per_class: int | None = None,
 ) -> list[dict]:
     """Sample fidelity at every block on each day of a round-robin course.
 
@@ -118,17 +120,28 @@ def fidelity_along_course(
     block is judged with each of its down-sampling ``factors(layer)`` (default: the configured
     one) and each sampler kind in ``kinds`` (default: the configured one) by
     :func:`sample_fidelity`, drawn with ``seed``; the course itself is the same whatever is judged.
+    ``layers`` judges only those blocks; ``samples_per_class`` draws more (or fewer) samples than
+    a night holds, which narrows the sample side's binomial noise without changing the course.
 
     Returns:
         One record per day, block, kind and factor: ``{"day", "kind", "factor", "layer",
         "real_accuracy", "sample_accuracy", "sample_below_zero", "real_at_zero", "ratio"}``.
 
     Raises:
-        ValueError: If ``days`` is not positive, a kind is not registered, or a factor does not
-            divide its block's map.
+        ValueError: If ``days`` or ``samples_per_class`` is not positive, a layer is not a
+            block 1-5, a kind is not registered, or a factor does not divide its block's map.
     """
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a positive integer, got {days!r}")
+    if samples_per_class is not None and (
+        isinstance(samples_per_class, bool) or not isinstance(samples_per_class, int)
+        or samples_per_class < 1
+    ):  # fmt: skip
+        raise ValueError(f"samples_per_class must be a positive integer, got {samples_per_class!r}")
+    layers = list(range(1, N_BLOCKS + 1)) if layers is None else list(layers)
+    bad = [k for k in layers if isinstance(k, bool) or k not in range(1, N_BLOCKS + 1)]
+    if not layers or bad:
+        raise ValueError(f"layers must be max-pool blocks 1-{N_BLOCKS}, got {layers!r}")
     if factors is None:
         factors = lambda layer: (config.sampler.downsample[layer - 1],)  # noqa: E731
     kinds = [config.sampler.kind] if kinds is None else list(kinds)
@@ -141,7 +154,7 @@ def fidelity_along_course(
     records: list[dict] = []
     turn = 0
     while True:
-        for layer in range(1, N_BLOCKS + 1):
+        for layer in layers:
             for kind in kinds:
                 for factor in factors(layer):
                     downsample = list(config.sampler.downsample)
@@ -149,7 +162,8 @@ def fidelity_along_course(
                     sampler = dataclasses.replace(
                         config.sampler, kind=kind, downsample=tuple(downsample)
                     )
-                    result = sample_fidelity(env, layer, seed=seed, sampler=sampler)
+                    result = sample_fidelity(env, layer, seed=seed, sampler=sampler,
+                                             samples_per_class=samples_per_class)
                     records.append(
                         {"day": env.day, "kind": kind, "factor": factor, **result.to_dict()}
                     )

@@ -252,8 +252,14 @@ def test_rectified_fidelity_judges_both_kinds_per_block_and_refuses_another_cour
     assert all(0 < r["real_at_zero"] < 1 for r in result["rows"])
     assert "| 5 | gaussian-rectified |" in text and (tmp_path / "seed_7.json").exists()
     assert script.main(preset="smoke", seeds=(7,), days=1, out=tmp_path) == text  # reused
-    with pytest.raises(SystemExit, match="another preset or number of days"):
+    with pytest.raises(SystemExit, match="another preset, number of days"):
         script.main(preset="smoke", seeds=(7,), days=2, out=tmp_path)
+    with pytest.raises(SystemExit, match="layers or number of samples"):
+        script.main(preset="smoke", seeds=(7,), days=1, out=tmp_path, samples_per_class=30)
+    five = script.main(preset="smoke", seeds=(7,), days=1, out=tmp_path / "b5", layers=(5,),
+                       samples_per_class=30)  # fmt: skip
+    assert "| 5 | gaussian |" in five and "| 4 |" not in five
+    assert json.loads((tmp_path / "b5" / "seed_7.json").read_text())["samples_per_class"] == 30
 
 
 def _audit_run(root, row, seed, day1, learner=None, machine=None):

@@ -124,6 +124,25 @@ def test_fidelity_along_course_judges_each_day_and_factor():
         fidelity_along_course(config, seed=3, days=0)
 
 
+def test_fidelity_along_course_judges_chosen_layers_with_more_samples_on_the_same_course():
+    from replay_gym.config import preset
+    from replay_gym.fidelity import fidelity_along_course
+
+    config = preset("smoke")
+    every = fidelity_along_course(config, seed=3, days=2)
+    block5 = fidelity_along_course(config, seed=3, days=2, layers=(5,))
+    assert block5 == [r for r in every if r["layer"] == 5]  # judging fewer changes nothing
+    more = fidelity_along_course(config, seed=3, days=2, layers=(5,), samples_per_class=40)
+    assert [r["real_accuracy"] for r in more] == [r["real_accuracy"] for r in block5]
+    assert [r["sample_accuracy"] for r in more] != [r["sample_accuracy"] for r in block5]
+    for bad in (0, True, 2.5):
+        with pytest.raises(ValueError, match="samples_per_class must be a positive integer"):
+            fidelity_along_course(config, seed=3, days=1, samples_per_class=bad)
+    for bad in ((6,), (), (0, 1)):
+        with pytest.raises(ValueError, match="layers must be max-pool blocks"):
+            fidelity_along_course(config, seed=3, days=1, layers=bad)
+
+
 def test_fidelity_along_course_judges_each_kind_on_the_same_course():
     from replay_gym.config import preset
     from replay_gym.fidelity import fidelity_along_course

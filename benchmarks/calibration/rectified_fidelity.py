@@ -4,6 +4,8 @@ Usage:
     python benchmarks/calibration/rectified_fidelity.py                    # seeds 100 101, 10 days
     python benchmarks/calibration/rectified_fidelity.py --seeds 0 1 2 3 4 \
         --out benchmarks/results/calibration/rectified_fidelity/seeds_0-4
+    python benchmarks/calibration/rectified_fidelity.py --seeds 0 1 2 3 4 --days 3 --layers 5 \
+        --samples-per-class 1800 --out benchmarks/results/calibration/rectified_fidelity/block5_x10
 
 Every replay layer is a max-pool of ReLU maps, so real activations are never negative and most
 are exactly zero, while a Gaussian fitted to them puts part of its mass below zero. Along the
@@ -83,6 +85,8 @@ def main(
     days: int = 10,
     out: Path = OUT,
     threads: int = 1,
+    layers: tuple[int, ...] = (),
+    samples_per_class: int | None = None,
 ) -> str:
     """Judge both kinds on each seed's course (reusing finished seeds), then tabulate.
 
@@ -92,6 +96,9 @@ def main(
         days: Real days of the round-robin course.
         out: Where the per-seed JSON and the table go.
         threads: torch threads.
+        layers: Blocks to judge (default: all five).
+        samples_per_class: Generated samples per class (default: a night's); more narrows the
+            ratio's binomial noise (the real side is the day's images either way).
     """
     torch.set_num_threads(threads)
     env_config = preset_config(preset)
@@ -102,12 +109,17 @@ def main(
         path = out / f"seed_{seed}.json"
         if path.exists():
             result = json.loads(path.read_text())
-            if result["days"] != days or result["config"] != saved_config:
-                raise SystemExit(f"{path} was judged on another preset or number of days; "
-                                 f"use another --out")  # fmt: skip
+            judged = (result["days"], result["config"], result.get("layers", []),
+                      result.get("samples_per_class"))
+            if judged != (days, saved_config, list(layers), samples_per_class):
+                raise SystemExit(f"{path} was judged on another preset, number of days, layers "
+                                 f"or number of samples; use another --out")  # fmt: skip
         else:
-            records = fidelity_along_course(env_config, seed, days, kinds=KINDS)
+            records = fidelity_along_course(env_config, seed, days, kinds=KINDS,
+                                            layers=layers or None,
+                                            samples_per_class=samples_per_class)
             result = {"config": config_to_dict(env_config), "days": days, "seed": seed,
+                      "layers": list(layers), "samples_per_class": samples_per_class,
                       "records": records}  # fmt: skip
             atomic_write_text(path, json.dumps(result, indent=1))
             print(f"rectified fidelity seed {seed} done", flush=True)
