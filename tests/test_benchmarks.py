@@ -331,3 +331,14 @@ def test_night_length_screen_pairs_seeds_per_night_length_on_validation(tmp_path
         module.course_values(tmp_path, "test_acc")
     with pytest.raises(SystemExit, match="no such folder"):
         module.main(module.Args(runs=tmp_path / "missing"))
+
+
+def test_paper_timing_writes_stand_in_class_folders_of_paper_model_1(tmp_path, load_script):
+    from replay_gym.data.folders import list_images, paper_model_classes
+
+    module = load_script("benchmarks/gpu/paper_timing.py")
+    classes = module.make_class_folders(tmp_path, 3)
+    assert classes == list(paper_model_classes(1))
+    assert all(len(list_images(tmp_path / c)) == 3 for c in classes)
+    with pytest.raises(ValueError, match="images must be positive"):
+        module.make_class_folders(tmp_path / "none", 0)
