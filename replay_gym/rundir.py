@@ -487,7 +487,9 @@ class StopSignals:
     The first signal only sets :attr:`signum`; the run loop checks :meth:`requested` after each
     step, writes a checkpoint and stops. A second SIGINT raises ``KeyboardInterrupt`` at once
     (the last checkpoint is kept). Handlers are installed only in the main thread, and the
-    previous ones are restored on exit.
+    previous ones are restored on exit. Entered inside another active ``StopSignals`` (a sweep's
+    worker around its runs) that a signal already reached, it starts with that signal: a stop
+    asked for while a run was starting is not lost.
     """
 
     def __init__(self) -> None:
@@ -507,6 +509,9 @@ class StopSignals:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)
+                outer = getattr(self._previous[signum], "__self__", None)
+                if isinstance(outer, StopSignals) and self.signum is None:
+                    self.signum = outer.signum
         return self
 
     def __exit__(

@@ -193,6 +193,18 @@ def test_stop_signals_request_a_stop_then_restore_the_handlers():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_stop_signals_inside_stopped_ones_start_with_their_signal():
+    # Regression: a sweep worker's SIGTERM that came while a run was starting (before the run's
+    # own handlers) was noted by the worker but not by the run, which then ran to its end.
+    with StopSignals() as outer:
+        with StopSignals() as fresh:
+            assert not fresh.requested()  # nothing asked for yet
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert outer.signum == signal.SIGTERM
+        with StopSignals() as inner:
+            assert inner.requested() and inner.signum == signal.SIGTERM
+
+
 def test_resume_refuses_a_changed_model_file(tmp_path):
     out = tmp_path / "run"
     config = {**CONFIG, "model": "m.zip", "model_sha256": "aa"}

@@ -25,7 +25,7 @@ import numpy as np
 import tyro
 from PIL import Image
 
-from replay_gym.analysis import load_records
+from replay_gym.analysis import load_records, read_json
 from replay_gym.atomic import atomic_write_text
 from replay_gym.data.folders import paper_model_classes
 
@@ -80,7 +80,7 @@ def main(args: Args) -> dict:
     subprocess.run(command, check=True)
     course = time.perf_counter() - started
     records = load_records(run_dir)
-    config = json.loads((run_dir / "config.json").read_text())
+    config = read_json(run_dir / "config.json")
     result = {
         "machine": config.get("machine"), "days": args.days, "condition": args.condition,
         "images_per_class": args.images, "stand_in_images_seconds": round(made, 1),

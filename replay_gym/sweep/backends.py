@@ -13,13 +13,15 @@ import json
 import multiprocessing
 import os
 import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from replay_gym.rundir import RunInterrupted, StopSignals
 
 __all__ = ["BACKENDS", "CellOutcome", "default_threads", "run_cell"]
 
@@ -86,8 +88,6 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
         (run_dir / DONE).write_text(json.dumps(marker, indent=1))
         return CellOutcome(cell["dir"], "done", seconds).__dict__
     except Exception as error:  # one failing cell must not stop the others
-        from replay_gym.rundir import RunInterrupted
-
         detail = "".join(traceback.format_exception_only(error)).strip()
         return CellOutcome(
             cell["dir"], "failed", time.perf_counter() - started,
@@ -144,26 +144,21 @@ def _not_started(cells: list[dict], signum: int | None) -> list[dict]:
             for c in cells]
 
 
-class _ForwardStopSignals:
+class _ForwardStopSignals(StopSignals):
     """While active, SIGINT/SIGTERM to the sweep stop its pool workers' runs at a checkpoint.
 
     Without it a signal to the sweep alone killed it and left its workers running as orphans
-    (they finished their cells, took the queued ones, then hung). The first signal is sent on
-    to every child as SIGTERM (which a run turns into a checkpointed stop; a second SIGINT
-    would abort it) and recorded in :attr:`signum`; a second SIGINT raises
-    ``KeyboardInterrupt`` at once, as the runner's does.
+    (they finished their cells, took the queued ones, then hung). As the runner's
+    :class:`~replay_gym.rundir.StopSignals` (whose handlers it installs and restores), the first
+    signal is recorded in :attr:`signum` and a second SIGINT raises ``KeyboardInterrupt``; the
+    first is also sent on to every child as SIGTERM, which a run turns into a checkpointed stop
+    (a second SIGINT would abort it). A later SIGTERM changes nothing.
     """
 
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            return
-        self.signum = signum
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None and signum != signal.SIGINT:
+            return  # keep the first signal; the workers have it already
+        super()._handle(signum, frame)  # a second SIGINT raises here
         for child in multiprocessing.active_children():
             if child.pid is not None:
                 try:
@@ -171,40 +166,24 @@ class _ForwardStopSignals:
                 except ProcessLookupError:
                     pass
 
-    def __enter__(self) -> _ForwardStopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-
-_worker_stopped = False
-"""In a pool worker: a signal stopped a cell (or came between cells); start no other."""
+_worker_stop = StopSignals()
+"""In a pool worker, active for its whole life: a signal between two cells, or while a run is
+starting (the run's own ``StopSignals`` takes it over), means "start no other cell"."""
 
 
 def _init_worker() -> None:
-    """Pool worker set-up: a signal between two cells means "start no more" rather than death."""
-
-    def stop(signum: int, frame: Any) -> None:
-        global _worker_stopped
-        _worker_stopped = True
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+    """Pool worker set-up: a signal is a request to stop, not death (see :data:`_worker_stop`)."""
+    _worker_stop.__enter__()
 
 
 def _run_cell_unless_stopped(cell: dict, sweep_dir: str, threads: int) -> dict | None:
     """:func:`run_cell` in a pool worker, or ``None`` once a signal stopped this worker."""
-    global _worker_stopped
-    if _worker_stopped:
+    if _worker_stop.requested():
         return None
     outcome = run_cell(cell, sweep_dir, threads)
-    _worker_stopped = _worker_stopped or outcome["interrupted"]
+    if outcome["interrupted"] and not _worker_stop.requested():  # the run's handler had it
+        _worker_stop.signum = outcome["signum"]
     return outcome
 
 

@@ -113,13 +113,11 @@ def sweep(args: SweepArgs, *, stream: TextIO | None = None) -> list[dict]:
     )
     failed = [o for o in outcomes if o["status"] == "failed" and not o["interrupted"]]
     stopped = [o for o in outcomes if o["interrupted"]]
+    for outcome in failed:
+        print(f"FAILED {outcome['dir']}:\n{outcome['error']}", file=sys.stderr)
     if stopped:
-        for outcome in failed:
-            print(f"FAILED {outcome['dir']}:\n{outcome['error']}", file=sys.stderr)
         raise _stopped(stopped, failed)
     if failed:
-        for outcome in failed:
-            print(f"FAILED {outcome['dir']}:\n{outcome['error']}", file=sys.stderr)
         raise SystemExit(f"{len(failed)} of {len(todo)} cells failed; rerun the same command to "
                          "retry them (finished cells are skipped)")
     print(f"all {len(cells)} cells finished in {args.out}", file=stream)
