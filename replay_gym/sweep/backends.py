@@ -300,6 +300,41 @@ BACKENDS: dict[str, Callable[..., list[dict]]] = {
 """Backend name -> ``f(cells, sweep_dir, *, workers, threads, report, **options)``."""
 
 
+MARKED = ("condition", "seed", "preset", "overrides", "agent")
+"""What a done marker must agree on with a cell for the finished run to count as that cell."""
+
+
 def pending(cells: Iterable[dict], sweep_dir: Path) -> list[dict]:
-    """The cells without a done marker."""
-    return [c for c in cells if not (sweep_dir / c["dir"] / DONE).exists()]
+    """The cells without a done marker.
+
+    Raises:
+        ValueError: A cell's folder holds a run finished with other settings (a cell's folder
+            names its condition, overrides and seed, not its preset or selector arguments), or
+            an unreadable marker; each is named, and nothing has run.
+    """
+    todo, clashes = [], []
+    for cell in cells:
+        marker = sweep_dir / cell["dir"] / DONE
+        if not marker.exists():
+            todo.append(cell)
+            continue
+        try:
+            finished = json.loads(marker.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"cannot read the done marker {marker}: {error}") from error
+        differ = [
+            f"{key} {finished[key]!r} there, {cell[key]!r} here"
+            for key in MARKED
+            if key in finished and key in cell and finished[key] != cell[key]
+        ]
+        if differ:
+            clashes.append(f"{cell['dir']}: " + "; ".join(differ))
+    if clashes:
+        raise ValueError(
+            f"{len(clashes)} cell(s) of {sweep_dir} finished with other settings than this "
+            "sweep's, and would be taken for its own: " + " | ".join(clashes[:3])
+            + (f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else "")
+            + ". Give this sweep another --out (a cell's folder names its condition, overrides "
+            "and seed only)"
+        )
+    return todo

@@ -260,3 +260,28 @@ def test_a_pool_sweep_stopped_by_sigterm_checkpoints_its_cells_and_starts_no_mor
     finished = [c for c in cells if (c / ".done.json").exists()]
     assert 1 <= len(finished) <= 2  # what finished before the signal; nothing after it
     assert not any(c.exists() for c in cells[6:])  # never handed to a worker
+
+
+def test_a_cell_finished_with_other_settings_is_refused_not_reused(tmp_path, capsys):
+    """Regression: a cell's folder names its condition, overrides and seed, not its preset or
+    selector arguments, so a sweep with another preset or ``agent`` into the same folder took
+    the finished cells for its own and reported them done."""
+    from replay_gym.sweep.backends import DONE, pending
+
+    cell = {"condition": "ucb1", "seed": 0, "preset": "default", "overrides": {"days": 10},
+            "agent": {}, "dir": "ucb1/days=10/seed_0"}  # fmt: skip
+    done = tmp_path / cell["dir"]
+    done.mkdir(parents=True)
+    (done / DONE).write_text(json.dumps({**cell, "seconds": 1.0, "threads": 1}))
+    assert pending([cell], tmp_path) == []
+    for changed, named in (({"agent": {"discount": "0.9"}}, "agent"),
+                           ({"preset": "fashion-mnist"}, "preset")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"ucb1/days=10/seed_0.*{named}.*another --out"):
+            pending([{**cell, **changed}], tmp_path)
+    args = SweepArgs(out=tmp_path, conditions=("ucb1",), seeds=(0,), preset="fashion-mnist",
+                     set=("days=10",), dry_run=True)  # fmt: skip
+    with pytest.raises(ValueError, match="preset"):
+        sweep(args)  # refused before anything runs, the dry run included
+    (done / DONE).write_text("{not json")
+    with pytest.raises(ValueError, match=r"\.done\.json"):
+        pending([cell], tmp_path)
