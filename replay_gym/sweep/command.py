@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -32,6 +32,10 @@ class SweepArgs:
     """Overrides for every cell, KEY=VALUE (VALUE as JSON), e.g. days=3 learner.lr=1e-3."""
     grid: tuple[str, ...] = ()
     """Grid axes, KEY=JSON-LIST, e.g. 'adam_eps=[1e-2, 3e-3]': every combination is a variant."""
+    agent: dict[str, str] = field(default_factory=dict)
+    """Selector arguments for every cell, e.g. --agent discount 0.9 (added to the file's
+    [agent]; as `run --agent` takes them). Not part of a cell's folder name: give each setting
+    its own --out."""
     backend: Literal["local", "submitit", "ray"] = "local"
     """Where cells run: a local process pool, Slurm via submitit, or Ray."""
     workers: int = 1
@@ -67,7 +71,7 @@ class SweepArgs:
             preset=self.preset or base.get("preset", "default"),
             fixed=fixed,
             grid=grid,
-            agent=base.get("agent", {}),
+            agent={**base.get("agent", {}), **self.agent},
         )
 
     def validate(self) -> None:

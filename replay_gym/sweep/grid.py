@@ -119,6 +119,34 @@ class SweepSpec:
         overlap = set(self.fixed) & set(self.grid)
         if overlap:
             raise ValueError(f"{sorted(overlap)} given both as fixed settings and in the grid")
+        self._validate_agent()
+
+    def _validate_agent(self) -> None:
+        """Selector arguments every condition can take, as the runner takes them (strings)."""
+        if not self.agent:
+            return
+        from replay_gym.agents import make_selector
+        from replay_gym.conditions import FIXED_CONDITIONS
+        from replay_gym.runner import agent_kwargs
+
+        for key, value in self.agent.items():
+            if not isinstance(value, str):
+                raise ValueError(f"agent[{key!r}] must be a string (JSON for numbers), got "
+                                 f"{value!r}")  # fmt: skip
+        kwargs = agent_kwargs(dict(self.agent))
+        for condition in self.conditions:
+            if condition in FIXED_CONDITIONS:
+                raise ValueError(
+                    f"[agent] arguments {sorted(self.agent)} do not apply to fixed condition "
+                    f"{condition!r}; sweep it without them (another --out)"
+                )
+            try:
+                make_selector(condition, **kwargs)
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"[agent] arguments {dict(self.agent)} do not fit condition {condition!r}: "
+                    f"{error}"
+                ) from error
 
     def cells(self) -> list[Cell]:
         """Every cell, conditions outermost, then variants, then seeds; each variant checked."""
@@ -166,6 +194,9 @@ def load_spec(path: Path) -> dict[str, Any]:
             if not isinstance(data[key], dict):
                 raise ValueError(f"sweep file {path}: [{key}] must be a table")
             out[target] = _flatten(data[key])
+    if "agent" in out:  # the runner takes selector arguments as strings (JSON for numbers)
+        out["agent"] = {k: v if isinstance(v, str) else json.dumps(v)
+                        for k, v in out["agent"].items()}  # fmt: skip
     return out
 
 

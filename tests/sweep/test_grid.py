@@ -102,3 +102,33 @@ def test_bad_files_and_flags_are_named(tmp_path):
         SweepArgs(out=tmp_path, conditions=("none",), seeds=(0,), grid=("days=3",)).spec()
     assert parse_assignment("source=fashion-mnist") == ("source", "fashion-mnist")
     assert parse_assignment("lr=1e-3") == ("lr", 1e-3)
+
+
+def test_selector_arguments_from_a_file_or_flags_reach_every_cell_as_the_runner_takes_them(
+    tmp_path,
+):
+    """Regression: a number in a file's [agent] table (``discount = 0.9``, natural in TOML)
+    passed the sweep's checks and then failed in every cell, since the runner takes strings."""
+    path = tmp_path / "s.toml"
+    path.write_text('conditions = ["ucb1"]\nseeds = [0]\n[agent]\ndiscount = 0.9\nc = "2"\n')
+    spec = SweepArgs(out=tmp_path / "o", config=path, preset="smoke").spec()
+    assert dict(spec.cells()[0].agent) == {"c": "2", "discount": "0.9"}
+    flags = SweepArgs(out=tmp_path / "o", config=path, preset="smoke", agent={"discount": "0.5"})
+    assert dict(flags.spec().cells()[0].agent) == {"c": "2", "discount": "0.5"}
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        # Regression: both failed in every cell instead of before the sweep started.
+        (("ucb1", "none"), "do not apply to fixed condition 'none'"),
+        (("ucb1", "weakest"), "condition 'weakest'.*discount"),
+    ],
+)
+def test_selector_arguments_a_condition_cannot_take_are_refused_before_running(
+    conditions, message
+):
+    spec = SweepSpec(conditions=conditions, seeds=(0,), preset="smoke",
+                     agent={"discount": "0.9"})  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        spec.cells()
