@@ -214,3 +214,27 @@ def test_an_sb3_row_refuses_to_train_a_second_model_beside_its_evaluated_one(
     with pytest.raises(SystemExit, match=r"ppo-500-seed1000-envs2\.zip.*--workers 2"):
         board.train_and_run_sb3(tmp_path, "smoke", "ppo", 500, 1000, (0,), 1, workers=1)
     assert board.row_models(tmp_path / "smoke" / "sb3-ppo", (0,)) == {first.name}
+
+
+def test_a_row_with_selector_arguments_is_its_own_row_and_keeps_its_arguments(
+    tmp_path, load_script
+):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    with pytest.raises(SystemExit, match="name it with --row .e.g. --row ucb1-discount0.9"):
+        board.main(board.Add(name="ucb1", agent={"discount": "0.9"}, presets=("smoke",),
+                             seeds=(0,), out=tmp_path))  # fmt: skip
+    with pytest.raises(SystemExit, match="do not fit condition 'weakest'.*discount"):
+        board.main(board.Add(name="weakest", agent={"discount": "0.9"}, row="w",
+                             presets=("smoke",), seeds=(0,), out=tmp_path))  # fmt: skip
+    with pytest.raises(SystemExit, match="--row 'a/b'"):
+        board.main(board.Add(name="ucb1", row="a/b", presets=("smoke",), seeds=(0,),
+                             out=tmp_path))  # fmt: skip
+    board.main(board.Add(name="ucb1", agent={"discount": "0.9"}, row="ucb1-d0.9",
+                         presets=("smoke",), seeds=(0,), out=tmp_path))  # fmt: skip
+    cell = tmp_path / "smoke" / "ucb1-d0.9" / "base" / "seed_0"
+    recorded = json.loads((cell / "config.json").read_text())
+    assert recorded["condition"] == "ucb1" and recorded["agent"] == {"discount": 0.9}
+    # the same row with other arguments would mix two settings in one row: refused
+    with pytest.raises(SystemExit, match="ucb1-d0.9/base/seed_0: agent .*another --row"):
+        board.main(board.Add(name="ucb1", agent={"discount": "0.5"}, row="ucb1-d0.9",
+                             presets=("smoke",), seeds=(0,), out=tmp_path))  # fmt: skip

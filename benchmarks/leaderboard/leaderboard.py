@@ -4,6 +4,7 @@ Usage:
     python benchmarks/leaderboard/leaderboard.py run                 # every row, both boards
     python benchmarks/leaderboard/leaderboard.py run --presets default fashion-mnist --workers 2
     python benchmarks/leaderboard/leaderboard.py add --name my-selector --imports my_package.selectors
+    python benchmarks/leaderboard/leaderboard.py add --name ucb1 --agent discount 0.98 --row ucb1-discount0.98
     python benchmarks/leaderboard/leaderboard.py add-sb3 --algo ppo --timesteps 20000 --workers 2
     python benchmarks/leaderboard/leaderboard.py build               # the tables only
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +45,8 @@ from replay_gym.analysis import read_json
 from replay_gym.atomic import atomic_write_text
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
 from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
-from replay_gym.sweep.backends import run_local
-from replay_gym.sweep.grid import Cell
+from replay_gym.sweep.backends import pending, run_local
+from replay_gym.sweep.grid import Cell, check_selector_arguments
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "leaderboard"
 SELECTORS = (
@@ -63,15 +65,34 @@ def board_dir(out: Path, preset: str) -> Path:
     return out / preset
 
 
+def row_cells(
+    preset: str, row: str, seeds: tuple[int, ...], selector: str | None = None,
+    agent: dict[str, str] | None = None,
+) -> list[dict]:
+    """One row's cells, ``OUT/<preset>/<row>/base/seed_<k>``: ``selector`` (default: the row's
+    name) with the selector arguments ``agent`` (as ``run --agent`` takes them)."""
+    cells = []
+    for seed in seeds:
+        cell = Cell(selector or row, seed, preset, agent=tuple(sorted((agent or {}).items())))
+        cells.append({**cell.to_dict(), "dir": str(Path(row) / "base" / f"seed_{seed}")})
+    return cells
+
+
 def run_rows(
     out: Path, preset: str, rows: tuple[str, ...], seeds: tuple[int, ...], threads: int,
-    workers: int = 1,
+    workers: int = 1, selector: str | None = None, agent: dict[str, str] | None = None,
 ) -> list[dict]:
     """Run (or skip, or resume) each row's cells on ``seeds``, ``workers`` at once; the outcomes.
 
     Every cell is tried (the sweep's local pool); then a failed one stops the command, naming it.
+    ``selector`` and ``agent`` (see :func:`row_cells`) apply to every row. A row whose finished
+    cells ran another selector or other arguments is refused before anything runs.
     """
-    cells = [Cell(row, seed, preset).to_dict() for row in rows for seed in seeds]
+    cells = [c for row in rows for c in row_cells(preset, row, seeds, selector, agent)]
+    try:
+        cells = pending(cells, board_dir(out, preset))
+    except ValueError as error:
+        raise SystemExit(f"{preset}: {error} (on a board: another --row)") from None
 
     def report(outcome: dict) -> None:
         print(f"{preset}: {outcome['status']:7} {outcome['dir']}", flush=True)
@@ -374,6 +395,10 @@ class Add:
     """The selector's registry name."""
     imports: tuple[str, ...] = ()
     """Modules to import first (where your selector registers itself)."""
+    agent: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Selector arguments, e.g. --agent discount 0.98 (as `run --agent` takes them); needs --row."""
+    row: str | None = None
+    """The row's name on the boards (default: the selector's); one setting, one row."""
     presets: tuple[str, ...] = ("default",)
     """Boards to add the row to."""
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -418,6 +443,27 @@ class Build:
     """Leaderboard folder."""
 
 
+ROW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,-]*")
+
+
+def check_row(command: Add) -> str:
+    """The row an ``add`` fills: refused when arguments lack a row name or the name is unsafe."""
+    if command.agent and command.row is None:
+        raise SystemExit(
+            f"--agent {command.agent} makes another row than plain {command.name!r}: name it "
+            f"with --row (e.g. --row {command.name}-" + "-".join(
+                f"{k}{v}" for k, v in sorted(command.agent.items())) + ")"
+        )
+    row = command.row or command.name
+    if not ROW_NAME.fullmatch(row) or row == "models":
+        raise SystemExit(f"--row {row!r}: use letters, digits and ._+=,- (not 'models')")
+    try:
+        check_selector_arguments((command.name,), command.agent)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    return row
+
+
 def main(command: Run | Add | AddSB3 | Build) -> str:
     """Dispatch one sub-command; return the leaderboard markdown."""
     if not isinstance(command, Build):
@@ -436,9 +482,10 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
         if command.name not in condition_names():
             raise SystemExit(f"{command.name!r} is not a registered selector; registered: "
                              f"{condition_names()} (pass --imports MODULE to register yours)")
+        row = check_row(command)
         for preset in command.presets:
-            run_rows(command.out, preset, (command.name,), command.seeds, command.threads,
-                     command.workers)
+            run_rows(command.out, preset, (row,), command.seeds, command.threads,
+                     command.workers, selector=command.name, agent=command.agent)
     elif isinstance(command, AddSB3):
         for preset in command.presets:
             train_and_run_sb3(command.out, preset, command.algo, command.timesteps,

@@ -32,7 +32,7 @@ from typing import Any
 from replay_gym.config import EnvConfig, apply_overrides
 from replay_gym.config import preset as preset_config
 
-__all__ = ["Cell", "SweepSpec", "load_spec", "parse_assignment"]
+__all__ = ["Cell", "SweepSpec", "check_selector_arguments", "load_spec", "parse_assignment"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=,-]+")
 
@@ -119,34 +119,7 @@ class SweepSpec:
         overlap = set(self.fixed) & set(self.grid)
         if overlap:
             raise ValueError(f"{sorted(overlap)} given both as fixed settings and in the grid")
-        self._validate_agent()
-
-    def _validate_agent(self) -> None:
-        """Selector arguments every condition can take, as the runner takes them (strings)."""
-        if not self.agent:
-            return
-        from replay_gym.agents import make_selector
-        from replay_gym.conditions import FIXED_CONDITIONS
-        from replay_gym.runner import agent_kwargs
-
-        for key, value in self.agent.items():
-            if not isinstance(value, str):
-                raise ValueError(f"agent[{key!r}] must be a string (JSON for numbers), got "
-                                 f"{value!r}")  # fmt: skip
-        kwargs = agent_kwargs(dict(self.agent))
-        for condition in self.conditions:
-            if condition in FIXED_CONDITIONS:
-                raise ValueError(
-                    f"[agent] arguments {sorted(self.agent)} do not apply to fixed condition "
-                    f"{condition!r}; sweep it without them (another --out)"
-                )
-            try:
-                make_selector(condition, **kwargs)
-            except (TypeError, ValueError) as error:
-                raise ValueError(
-                    f"[agent] arguments {dict(self.agent)} do not fit condition {condition!r}: "
-                    f"{error}"
-                ) from error
+        check_selector_arguments(self.conditions, self.agent)
 
     def cells(self) -> list[Cell]:
         """Every cell, conditions outermost, then variants, then seeds; each variant checked."""
@@ -168,6 +141,36 @@ class SweepSpec:
             except (TypeError, ValueError) as error:
                 raise ValueError(f"sweep variant {cell.variant!r}: {error}") from error
         return cells
+
+
+def check_selector_arguments(conditions: Sequence[str], agent: Mapping[str, str]) -> None:
+    """Raise ``ValueError`` unless every condition's selector takes the arguments ``agent``.
+
+    ``agent`` holds strings, as ``run --agent`` takes them (JSON for numbers); fixed conditions
+    take none. Checked by building each selector, which is cheap, before any cell runs.
+    """
+    if not agent:
+        return
+    from replay_gym.agents import make_selector
+    from replay_gym.conditions import FIXED_CONDITIONS
+    from replay_gym.runner import agent_kwargs
+
+    for key, value in agent.items():
+        if not isinstance(value, str):
+            raise ValueError(f"agent[{key!r}] must be a string (JSON for numbers), got {value!r}")
+    kwargs = agent_kwargs(dict(agent))
+    for condition in conditions:
+        if condition in FIXED_CONDITIONS:
+            raise ValueError(
+                f"[agent] arguments {sorted(agent)} do not apply to fixed condition "
+                f"{condition!r}; sweep it without them (another --out)"
+            )
+        try:
+            make_selector(condition, **kwargs)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"[agent] arguments {dict(agent)} do not fit condition {condition!r}: {error}"
+            ) from error
 
 
 def load_spec(path: Path) -> dict[str, Any]:

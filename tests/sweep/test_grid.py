@@ -132,3 +132,14 @@ def test_selector_arguments_a_condition_cannot_take_are_refused_before_running(
                      agent={"discount": "0.9"})  # fmt: skip
     with pytest.raises(ValueError, match=message):
         spec.cells()
+
+
+def test_check_selector_arguments_builds_each_selector_with_them():
+    from replay_gym.sweep.grid import check_selector_arguments
+
+    check_selector_arguments(("ucb1", "thompson"), {"discount": "0.5"})
+    check_selector_arguments(("none",), {})  # no arguments: nothing to check
+    with pytest.raises(ValueError, match="must be a string"):
+        check_selector_arguments(("ucb1",), {"discount": 0.5})
+    with pytest.raises(ValueError, match="do not fit condition 'ucb1'.*discount"):
+        check_selector_arguments(("ucb1",), {"discount": "2"})  # a forgetting factor is <= 1
