@@ -322,10 +322,11 @@ def pending(cells: Iterable[dict], sweep_dir: Path) -> list[dict]:
             finished = json.loads(marker.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"cannot read the done marker {marker}: {error}") from error
+        wanted = json.loads(json.dumps(cell))  # as the marker holds it (tuples are lists)
         differ = [
-            f"{key} {finished[key]!r} there, {cell[key]!r} here"
+            f"{key} {finished[key]!r} there, {wanted[key]!r} here"
             for key in MARKED
-            if key in finished and key in cell and finished[key] != cell[key]
+            if key in finished and key in wanted and finished[key] != wanted[key]
         ]
         if differ:
             clashes.append(f"{cell['dir']}: " + "; ".join(differ))

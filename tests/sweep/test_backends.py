@@ -274,6 +274,10 @@ def test_a_cell_finished_with_other_settings_is_refused_not_reused(tmp_path, cap
     done.mkdir(parents=True)
     (done / DONE).write_text(json.dumps({**cell, "seconds": 1.0, "threads": 1}))
     assert pending([cell], tmp_path) == []
+    listed = {**cell, "overrides": {"days": 10, "sampler.downsample": (4, 4, 2, 2, 1)}}
+    (done / DONE).write_text(json.dumps({**listed, "seconds": 1.0, "threads": 1}))
+    assert pending([listed], tmp_path) == []  # a tuple is the JSON list the marker holds
+    (done / DONE).write_text(json.dumps({**cell, "seconds": 1.0, "threads": 1}))
     for changed, named in (({"agent": {"discount": "0.9"}}, "agent"),
                            ({"preset": "fashion-mnist"}, "preset")):  # fmt: skip
         with pytest.raises(ValueError, match=f"ucb1/days=10/seed_0.*{named}.*another --out"):
