@@ -131,6 +131,13 @@ step "continual fashion-mnist samplers" \
 step "continual fashion-mnist analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/fashion-mnist" --paper-runs "$R/calibration_fmnist/test/runs"
 
+# Issue 8 §3, F1 with the paper's down-sampling (F1p rows of findings.md), both data sets.
+for preset in default fashion-mnist; do
+  step "paper $preset F1 with the paper's down-sampling" sweep \
+    --config benchmarks/paper/f1_paper_downsample.toml --preset "$preset" --out "$R/paper/$preset"
+  step "paper $preset analysis (F1p)" "$PY" benchmarks/paper/analyze.py --runs "$R/paper/$preset"
+done
+
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
   printf '  %s\n' "${failed[@]}"

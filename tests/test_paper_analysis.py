@@ -163,3 +163,38 @@ def test_the_rectified_gaussian_is_compared_with_the_paper_gaussian_where_it_ran
     assert anova.ours.startswith("F(2,6)=") and "gaussian-rectified" in anova.claim
     assert rectified.ours.startswith("day 4 0.02") and rectified.reproduced == "– (no claim)"
     assert "(deviation, issue 8 §1)" == rectified.rule
+
+
+def test_f1_with_the_paper_down_sampling_reuses_block_5_and_waits_for_missing_blocks(
+    tmp_path, load_script
+):
+    analyze = load_script("benchmarks/paper/analyze.py")
+    runs = _sweep(tmp_path)
+    assert not [f for f in analyze.analyse(runs, seeds=4, short=4, long=12) if f.key == "F1p"]
+    lifts = {1: -0.2, 2: 0.0, 3: 0.0}  # block 1 far below none; block 4 not run yet
+    for seed in range(4):
+        none = [json.loads(line)["test_accuracy"] for line in
+                (runs / "none" / "days=4" / f"seed_{seed}" / "results.jsonl").read_text()
+                .splitlines()]  # fmt: skip
+        for layer, lift in lifts.items():
+            variant = f"days=4,replay_layer={layer},sampler.downsample=4-4-2-2-1"
+            _write_run(runs / "generative" / variant / f"seed_{seed}", "generative", seed,
+                       np.add(none, lift + 0.001 * seed))  # fmt: skip
+    rows = [f for f in analyze.analyse(runs, seeds=4, short=4, long=12) if f.key == "F1p"]
+    assert len(rows) == 4 and {r.reproduced for r in rows[:3]} == {"not run"}
+    for row in rows:
+        assert row.details["waiting_for"] == [
+            "generative/days=4,replay_layer=4,sampler.downsample=4-4-2-2-1"
+        ]
+    for seed in range(4):
+        variant = "days=4,replay_layer=4,sampler.downsample=4-4-2-2-1"
+        _write_run(runs / "generative" / variant / f"seed_{seed}", "generative", seed,
+                   [0.9, 0.9, 0.9, 0.9 + 0.001 * seed])  # fmt: skip
+    anova, block4, only, effect = (f for f in analyze.analyse(runs, seeds=4, short=4, long=12)
+                                   if f.key == "F1p")  # fmt: skip
+    assert "paper's down-sampling" in anova.claim and anova.reproduced == "yes"
+    assert block4.reproduced == "yes"
+    assert only.reproduced == "yes", only.ours  # block 1 is significantly *below* none
+    assert "block 5: " in only.ours  # block 5 from F1's own cells
+    # the down-sampling's own effect, per block, against F1's undown-sampled cells
+    assert effect.reproduced == "– (no claim)" and effect.ours.startswith("block 1: -0.2")

@@ -98,31 +98,87 @@ def _days_where(a: pd.DataFrame, b: pd.DataFrame, better: bool) -> list[int]:
     return days
 
 
+PAPER_DOWNSAMPLE = "4-4-2-2-1"
+"""The paper's down-sampling factors as the sweep names them (f1_paper_downsample.toml)."""
+
+
 def f1(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
     """Where to replay: five layers and none, 10 days, final test accuracy."""
+    variants = {k: f"days={days},replay_layer={k}" for k in LAYERS}
+    return where_to_replay(runs, seeds, days, variants, "F1", "")
+
+
+def f1_paper_downsample(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
+    """F1 again with the paper's down-sampling at blocks 1-4 (f1_paper_downsample.toml).
+
+    Block 5 is 1x1 and its factor is 1 either way, so its cells are F1's. Left out entirely
+    where no cell with the paper's factors has run into ``runs``.
+    """
+    variants = {
+        k: f"days={days},replay_layer={k}"
+        + (f",sampler.downsample={PAPER_DOWNSAMPLE}" if k < 5 else "")
+        for k in LAYERS
+    }
+    if not any((runs / "generative" / variants[k]).is_dir() for k in LAYERS[:-1]):
+        return []
+    rows = where_to_replay(
+        runs, seeds, days, variants, "F1p", " with the paper's down-sampling (4, 4, 2, 2, 1)"
+    )
+    effect = Finding(
+        "F1p",
+        f"The paper's down-sampling against none (ours), day-{days} accuracy per block "
+        "(paired t, paper's factors − factor 1)",
+        "– (the paper replayed down-sampled maps only)",
+        reproduced=NO_CLAIM,
+        rule="(deviation, issue 8 §1)",
+    )
+    ours = {k: f"days={days},replay_layer={k}" for k in LAYERS[:-1]}
+    pairs = {k: (group(runs, "generative", variants[k], seeds),
+                 group(runs, "generative", ours[k], seeds)) for k in ours}  # fmt: skip
+    waiting = [f"generative/{v}" for k, pair in pairs.items()
+               for v, t in zip((variants[k], ours[k]), pair, strict=True) if t is None]  # fmt: skip
+    if waiting:
+        effect.details = {"waiting_for": waiting}
+        return [*rows, effect]
+    parts = []
+    for k, (paper, plain) in pairs.items():
+        paper, plain = _final(paper), _final(plain)
+        common = sorted(set(paper.index) & set(plain.index))
+        diff = paper.loc[common] - plain.loc[common]
+        parts.append(f"block {k}: {_mean_text(diff)}, "
+                     f"{paper_style(paired_t(paper.loc[common], plain.loc[common]))}")  # fmt: skip
+    effect.ours = "; ".join(parts)
+    return [*rows, effect]
+
+
+def where_to_replay(
+    runs: Path, seeds: int, days: int, variants: dict[int, str], key: str, how: str
+) -> list[Finding]:
+    """F1's three tests: none and generative replay from each block (``variants[block]``)."""
     anova = Finding(
-        "F1",
-        "Replay layer matters (none and blocks 1-5, day-10 accuracy, repeated-measures ANOVA)",
+        key,
+        f"Replay layer matters{how} (none and blocks 1-5, day-{days} accuracy, "
+        "repeated-measures ANOVA)",
         "F(5,45)=7.23, p<.001",
         rule="p < .05",
     )
     block4 = Finding(
-        "F1",
-        "Block-4 replay beats none at day 10 (paired t, none − block 4)",
+        key,
+        f"Block-4 replay{how} beats none at day {days} (paired t, none − block 4)",
         "t(9)=−4.31, p=.002",
         rule="block 4 > none, p < .05",
     )
     only = Finding(
-        "F1",
-        "Only block 4 beats none (paired t per block)",
+        key,
+        f"Only block 4{how} beats none (paired t per block)",
         "only block 4 significant",
         rule="block 4 significant, no other block significantly above none",
     )
     none = group(runs, "none", f"days={days}", seeds)
-    layers = {k: group(runs, "generative", f"days={days},replay_layer={k}", seeds) for k in LAYERS}
+    layers = {k: group(runs, "generative", variants[k], seeds) for k in LAYERS}
     if none is None or any(t is None for t in layers.values()):
         waiting = [f"none/days={days}"] * (none is None) + [
-            f"generative/days={days},replay_layer={k}" for k, t in layers.items() if t is None
+            f"generative/{variants[k]}" for k, t in layers.items() if t is None
         ]
         for finding in (anova, block4, only):
             finding.details = {"waiting_for": waiting}
@@ -416,6 +472,7 @@ def analyse(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> list
     """
     return (
         f1(runs, seeds, short)
+        + f1_paper_downsample(runs, seeds, short)
         + f2_f4(runs, seeds, long)
         + f5(runs, seeds, long)
         + seed_samplers(runs, seeds, short)
