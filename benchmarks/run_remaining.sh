@@ -138,6 +138,20 @@ for preset in default fashion-mnist; do
   step "paper $preset analysis (F1p)" "$PY" benchmarks/paper/analyze.py --runs "$R/paper/$preset"
 done
 
+# RESULTS §4: the bandits' discount, screened on validation seeds, then its rows on the boards.
+D="$R/calibration/bandit_discount"
+step "bandit discount screen (discount 1, references)" sweep \
+  --config benchmarks/calibration/bandit_discount.toml --out "$D/discount=1"
+for g in 0.98 0.9; do
+  step "bandit discount screen ($g)" sweep --config benchmarks/calibration/bandit_discount.toml \
+    --conditions ucb1 thompson --agent discount "$g" --out "$D/discount=$g"
+done
+for bandit in ucb1 thompson; do
+  step "leaderboard $bandit discount 0.9" "$PY" benchmarks/leaderboard/leaderboard.py add \
+    --name "$bandit" --agent discount 0.9 --row "$bandit-discount0.9" \
+    --presets default fashion-mnist --workers "$WORKERS"
+done
+
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
   printf '  %s\n' "${failed[@]}"
