@@ -151,6 +151,18 @@ for bandit in ucb1 thompson; do
     --name "$bandit" --agent discount 0.9 --row "$bandit-discount0.9" \
     --presets default fashion-mnist --workers "$WORKERS"
 done
+# The same for epsilon-greedy's step size (recency-weighted value estimates).
+E="$R/calibration/epsilon_greedy_step"
+step "epsilon-greedy step-size screen (sample means)" sweep \
+  --config benchmarks/calibration/epsilon_greedy_step.toml --out "$E/sample_means"
+for g in 0.5 0.1; do
+  step "epsilon-greedy step-size screen ($g)" sweep \
+    --config benchmarks/calibration/epsilon_greedy_step.toml --agent step_size "$g" \
+    --out "$E/step_size=$g"
+done
+step "leaderboard epsilon-greedy step size 0.5" "$PY" benchmarks/leaderboard/leaderboard.py add \
+  --name epsilon-greedy --agent step_size 0.5 --row epsilon-greedy-step0.5 \
+  --presets default fashion-mnist --workers "$WORKERS"
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
