@@ -91,3 +91,13 @@ def test_a_screen_reads_validation_accuracy_and_a_missing_metric_is_named(tmp_pa
     assert "mean val_accuracy over days" in text
     with pytest.raises(ValueError, match="no 'train_accuracy' on day 1"):
         profile.main(profile.Args(board=tmp_path, metric="train_accuracy"))
+
+
+def test_a_class_incremental_course_is_refused(tmp_path, load_script):
+    profile = load_script(SCRIPT)
+    _cell(tmp_path, "ucb1", 0, [[(0, 1.0), (1, 0.5)]])
+    results = tmp_path / "ucb1" / "base" / "seed_0" / "results.jsonl"
+    record = json.loads(results.read_text())
+    results.write_text(json.dumps({**record, "task": 1}) + "\n")
+    with pytest.raises(ValueError, match="class-incremental course"):
+        profile.main(profile.Args(board=tmp_path))

@@ -95,6 +95,11 @@ def run_profile(run_dir: Path, metric: str = "test_accuracy") -> dict[str, float
     per_night: dict[str, list[float]] = defaultdict(list)
     steps = _read_steps(run_dir)
     for record in load_records(run_dir):
+        if "task" in record:  # unseen classes would count as never replayed and never learned
+            raise ValueError(
+                f"{run_dir} is a class-incremental course; this profile reads paper-scenario "
+                "courses, where every class can be replayed every night"
+            )
         if metric not in record:
             raise ValueError(f"{run_dir / 'results.jsonl'} has no {metric!r} on day {record['day']}")
         per_night["mean_accuracy"].append(float(record[metric]))
