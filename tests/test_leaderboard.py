@@ -238,3 +238,29 @@ def test_a_row_with_selector_arguments_is_its_own_row_and_keeps_its_arguments(
     with pytest.raises(SystemExit, match="ucb1-d0.9/base/seed_0: agent .*another --row"):
         board.main(board.Add(name="ucb1", agent={"discount": "0.5"}, row="ucb1-d0.9",
                              presets=("smoke",), seeds=(0,), out=tmp_path))  # fmt: skip
+
+
+def test_a_board_shows_how_each_row_aims_its_replay(tmp_path, load_script, make_run):
+    board = load_script("benchmarks/leaderboard/leaderboard.py")
+    before = {0: [[0.2, 0.8], [0.3, 0.9]], 1: [[0.2, 0.8], [0.3, 0.9]]}
+    after = {0: [[0.4, 0.8], [0.5, 0.9]], 1: [[0.4, 0.8], [0.5, 0.9]]}
+    rows = {"round-robin": [18, 18], "oracle": [30, 6], "weak-first": [30, 6],
+            "strong-first": [6, 30]}  # fmt: skip
+    for row, counts in rows.items():
+        for seed in (0, 1):
+            make_run(tmp_path / "smoke" / row / "base" / f"seed_{seed}", row,
+                     {seed: before[seed]}, {seed: after[seed]},
+                     replays={seed: [counts, counts]})  # fmt: skip
+    result = board.board_table(tmp_path, "smoke")
+    weak, strong = result["rows"]["weak-first"], result["rows"]["strong-first"]
+    assert weak["targeting"] == pytest.approx([-1.0, -1.0])
+    assert strong["targeting"] == pytest.approx([1.0, 1.0])
+    assert weak["entropy"] == pytest.approx([0.650] * 2, abs=1e-3)  # shares 5/6, 1/6
+    assert result["rows"]["round-robin"]["targeting"] == [None, None]  # equal counts: no rho
+    text = board.markdown([result], {})
+    assert "| targeting (rho) | night entropy |" in text and "-1.000 ± 0.000 | 0.650" in text
+    # a class-incremental course has no profile: the columns stay empty, the table is built
+    assert board.policy_profile([], []) == {"targeting": [], "entropy": []}
+    results = tmp_path / "smoke" / "weak-first" / "base" / "seed_0" / "results.jsonl"
+    results.write_text(results.read_text().replace('"day": 1,', '"task": 1, "day": 1,'))
+    assert "targeting" not in board.board_table(tmp_path, "smoke")["rows"]["weak-first"]

@@ -1,4 +1,5 @@
-"""benchmarks/leaderboard/replay_profile.py on small boards whose answers are known."""
+"""replay_gym.replay_profile and benchmarks/leaderboard/replay_profile.py on small boards whose
+answers are known."""
 
 import json
 import math
@@ -28,8 +29,9 @@ def _cell(board, row, seed, nights, accuracy=0.5):
     (folder / "steps.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
 
 
-def test_night_measures_on_hand_computed_nights(load_script):
-    profile = load_script(SCRIPT)
+def test_night_measures_on_hand_computed_nights():
+    from replay_gym import replay_profile as profile
+
     assert profile.night_entropy([5, 5, 5, 5]) == pytest.approx(1.0)
     assert profile.night_entropy([7, 0, 0, 0]) == pytest.approx(0.0)
     assert profile.night_entropy([1, 1, 0, 0]) == pytest.approx(0.5)  # log 2 / log 4

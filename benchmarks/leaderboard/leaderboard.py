@@ -43,6 +43,7 @@ import tyro
 
 from replay_gym.analysis import read_json
 from replay_gym.atomic import atomic_write_text
+from replay_gym.replay_profile import run_profile
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
 from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
 from replay_gym.sweep.backends import pending, run_local
@@ -56,6 +57,12 @@ SELECTORS = (
 """Rows every board has; round-robin and the (greedy, one-step) oracle are also the score's 0
 and 1, as the issue defines it; ``oracle-night``, the night-level privileged ceiling, is a row."""
 BASELINE, CEILING = "round-robin", "oracle"
+TARGETING_NOTE = (
+    "Targeting: Spearman's rho between a night's replays per class and the class's test "
+    "accuracy after that day (negative = weak classes replayed more; – where every class is "
+    "replayed equally); night entropy: 1 = uniform replay, 0 = one class all night "
+    "(benchmarks/leaderboard/replay_profile.py has more)."
+)
 SB3_CHECKPOINT_STEPS = 1000
 """Training steps between an SB3 row's checkpoints (about 20 nights of the default)."""
 
@@ -230,6 +237,7 @@ def board_table(out: Path, preset: str) -> dict:
             "seeds": [int(s) for s in values.index],
             "final": values["final"].tolist(),
             "mean_over_days": values["mean_over_days"].tolist(),
+            **policy_profile(find_runs(folder / row), [int(s) for s in values.index]),
         }
         if row not in (BASELINE, CEILING):
             try:
@@ -244,6 +252,26 @@ def board_table(out: Path, preset: str) -> dict:
                                            "text": paper_style(test)}  # fmt: skip
         result["rows"][row] = entry
     return result
+
+
+def policy_profile(run_dirs: list[Path], seeds: list[int]) -> dict[str, list]:
+    """Per seed, how concentrated a row's nights are and how aimed at weak classes.
+
+    :mod:`replay_gym.replay_profile`'s ``entropy`` and ``targeting`` (None where a seed's nights
+    have none, e.g. round-robin's equal counts); empty for courses it does not describe
+    (class-incremental ones).
+    """
+    profiles = {}
+    for run_dir in run_dirs:
+        try:
+            profiles[int(run_dir.name.removeprefix("seed_"))] = run_profile(run_dir)
+        except ValueError:  # a class-incremental board: no profile
+            return {}
+    return {
+        measure: [None if s not in profiles or np.isnan(profiles[s][measure])
+                  else float(profiles[s][measure]) for s in seeds]  # fmt: skip
+        for measure in ("targeting", "entropy")
+    }
 
 
 def ceiling_room(table) -> dict:
@@ -333,8 +361,8 @@ def markdown(boards: list[dict], overall: dict) -> str:
             continue
         lines += [
             "| row | seeds | final test acc | mean test acc over days | normalised score | "
-            "vs round-robin (mean over days, paired t) |",
-            "|---|---|---|---|---|---|",
+            "vs round-robin (mean over days, paired t) | targeting (rho) | night entropy |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         ranked = sorted(board["rows"].items(), key=lambda kv: -np.mean(kv[1]["mean_over_days"]))
         for row, entry in ranked:
@@ -342,8 +370,10 @@ def markdown(boards: list[dict], overall: dict) -> str:
                 row, _ms(entry.get("normalised", [])))
             test = entry.get("vs_round_robin", {}).get("text", "–")
             lines.append(f"| {row} | {len(entry['seeds'])} | {_ms(entry['final'])} | "
-                         f"{_ms(entry['mean_over_days'])} | {score} | {test} |")  # fmt: skip
-        lines += ["", *_ceiling_lines(board.get("ceiling")), ""]
+                         f"{_ms(entry['mean_over_days'])} | {score} | {test} | "
+                         f"{_ms(entry.get('targeting', []))} | "
+                         f"{_ms(entry.get('entropy', []))} |")  # fmt: skip
+        lines += ["", *_ceiling_lines(board.get("ceiling")), TARGETING_NOTE, ""]
     if overall:
         lines += ["## Across boards (stratified bootstrap, 95 % CI)", "",
                   "| row | IQM normalised score | P(improvement over round-robin) |",
