@@ -163,6 +163,15 @@ done
 step "leaderboard epsilon-greedy step size 0.5" "$PY" benchmarks/leaderboard/leaderboard.py add \
   --name epsilon-greedy --agent step_size 0.5 --row epsilon-greedy-step0.5 \
   --presets default fashion-mnist --workers "$WORKERS"
+# Issue 8 §3: F1 on the default with 10 seeds, as the paper's 10 models (seeds 5-9 added after
+# the 5-seed result; analyze.py then tests F1 on all 10, the rows that pair with other cells on
+# their common seeds).
+for spec in f1_none f1_layers; do
+  step "paper default $spec seeds 5-9" sweep --config "benchmarks/paper/$spec.toml" \
+    --seeds 5 6 7 8 9 --out "$R/paper/default"
+done
+step "paper default analysis (F1 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
+  --runs "$R/paper/default"
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
