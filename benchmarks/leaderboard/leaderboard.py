@@ -16,10 +16,11 @@ on the same held-out seeds through ``run --condition sb3``.
 
 ``build`` writes ``OUT/leaderboard.md`` and ``.json``: per board and row, final and mean-over-days
 test accuracy (mean ± s.e.m.), the normalised score (selector − round-robin) / (oracle −
-round-robin) averaged over nights (mean ± s.e.m.), and a paired t-test against round-robin on
-the mean over days; then across boards, the interquartile mean of the normalised score and the
-probability of improvement over round-robin (mean-over-days accuracy), each with a stratified-
-bootstrap 95 % interval (Agarwal et al. 2021, as rliable computes them).
+round-robin) averaged over nights (mean ± s.e.m.), a paired t-test against round-robin on
+the mean over days, and how the row aims its replay (:mod:`replay_gym.replay_profile`'s
+targeting and night entropy); then across boards, the interquartile mean of the normalised
+score and the probability of improvement over round-robin (mean-over-days accuracy), each with a
+stratified-bootstrap 95 % interval (Agarwal et al. 2021, as rliable computes them).
 
 Adding a row is one command: ``add --name NAME`` runs the cells of a registered selector
 (``--imports`` a module that registers yours with ``replay_gym.agents.register_selector``) and
