@@ -30,17 +30,25 @@ def read_json(path: Path) -> object:
         raise ValueError(f"cannot read {path} as JSON: {error}") from error
 
 
+def read_json_lines(path: Path) -> list:
+    """The JSON value on each line of ``path`` (a run's ``results.jsonl`` or ``steps.jsonl``).
+
+    Raises:
+        ValueError: the file is not UTF-8 JSON lines; the message names it.
+    """
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {path} as JSON lines: {error}") from error
+
+
 def load_records(run_dir: Path) -> list[dict]:
     """The per-day records of a finished run.
 
     Raises:
         ValueError: ``results.jsonl`` is not UTF-8 JSON lines; the message names it.
     """
-    path = run_dir / "results.jsonl"
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines()]
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"cannot read {path} as JSON lines: {error}") from error
+    return read_json_lines(run_dir / "results.jsonl")
 
 
 def fig3c(records: list[dict]) -> dict:

@@ -19,14 +19,13 @@ as never replayed and never learned.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from replay_gym.analysis import load_records
+from replay_gym.analysis import load_records, read_json_lines
 
 __all__ = [
     "MEASURES", "night_entropy", "night_targeting", "repeat_minus_first", "run_profile",
@@ -72,12 +71,10 @@ def _read_steps(run_dir: Path) -> dict[int, list[dict]]:
     if not path.is_file():
         return {}
     nights: dict[int, list[dict]] = defaultdict(list)
-    try:
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            nights[int(record["day"])].append(record)
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError) as error:
-        raise ValueError(f"cannot read {path} as step records: {error}") from error
+    for record in read_json_lines(path):
+        if "day" not in record:
+            raise ValueError(f"cannot read {path} as step records: a line has no 'day'")
+        nights[int(record["day"])].append(record)
     for steps in nights.values():
         steps.sort(key=lambda s: s["night_step"])
     return nights
@@ -110,8 +107,11 @@ def run_profile(run_dir: Path, metric: str = "test_accuracy") -> dict[str, float
         )
         if record["day"] in steps:
             per_night["repeat_minus_first"].append(repeat_minus_first(steps[record["day"]]))
-    return {
-        m: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-        for m in MEASURES
-        for v in [np.asarray(per_night[m], dtype=float)]
-    }
+    return {m: _mean_of_finite(per_night[m]) for m in MEASURES}
+
+
+def _mean_of_finite(values: list[float]) -> float:
+    """The mean of the finite values (nights without a measure are NaN); NaN if none is."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else float("nan")

@@ -145,3 +145,14 @@ def test_load_records_reads_json_lines_and_names_a_file_it_cannot_read(tmp_path)
     (tmp_path / "results.jsonl").write_bytes(b"\xff\xfe")
     with pytest.raises(ValueError, match="cannot read .*results.jsonl as JSON lines"):
         load_records(tmp_path)
+
+
+def test_read_json_lines_reads_each_line_and_names_a_bad_file(tmp_path):
+    from replay_gym.analysis import read_json_lines
+
+    path = tmp_path / "steps.jsonl"
+    path.write_text('{"day": 1}\n{"day": 2}\n')
+    assert read_json_lines(path) == [{"day": 1}, {"day": 2}]
+    path.write_text('{"day": 1}\n{not json\n')
+    with pytest.raises(ValueError, match="cannot read .*steps.jsonl as JSON lines"):
+        read_json_lines(path)

@@ -216,13 +216,13 @@ def board_table(out: Path, preset: str) -> dict:
     folder = board_dir(out, preset)
     rows = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "models") if (
         folder.is_dir()) else []  # fmt: skip
-    tables = {}
+    tables, run_dirs = {}, {}
     for row in rows:
         dirs = find_runs(folder / row)
         if dirs:
             table = load_runs(dirs)
             table["label"] = row
-            tables[row] = table
+            tables[row], run_dirs[row] = table, dirs
     if BASELINE not in tables or CEILING not in tables:
         return {"preset": preset, "rows": {}, "missing": [r for r in (BASELINE, CEILING)
                                                           if r not in tables]}
@@ -238,7 +238,7 @@ def board_table(out: Path, preset: str) -> dict:
             "seeds": [int(s) for s in values.index],
             "final": values["final"].tolist(),
             "mean_over_days": values["mean_over_days"].tolist(),
-            **policy_profile(find_runs(folder / row), [int(s) for s in values.index]),
+            **policy_profile(run_dirs[row], [int(s) for s in values.index]),
         }
         if row not in (BASELINE, CEILING):
             try:
@@ -480,10 +480,10 @@ ROW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,-]*")
 def check_row(command: Add) -> str:
     """The row an ``add`` fills: refused when arguments lack a row name or the name is unsafe."""
     if command.agent and command.row is None:
+        example = "-".join([command.name, *(f"{k}{v}" for k, v in sorted(command.agent.items()))])
         raise SystemExit(
             f"--agent {command.agent} makes another row than plain {command.name!r}: name it "
-            f"with --row (e.g. --row {command.name}-" + "-".join(
-                f"{k}{v}" for k, v in sorted(command.agent.items())) + ")"
+            f"with --row (e.g. --row {example})"
         )
     row = command.row or command.name
     if not ROW_NAME.fullmatch(row) or row == "models":

@@ -102,10 +102,14 @@ PAPER_DOWNSAMPLE = "4-4-2-2-1"
 """The paper's down-sampling factors as the sweep names them (f1_paper_downsample.toml)."""
 
 
+def _layer_variants(days: int) -> dict[int, str]:
+    """F1's cell folders (f1_layers.toml): generative replay from each block."""
+    return {k: f"days={days},replay_layer={k}" for k in LAYERS}
+
+
 def f1(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
     """Where to replay: five layers and none, 10 days, final test accuracy."""
-    variants = {k: f"days={days},replay_layer={k}" for k in LAYERS}
-    return where_to_replay(runs, seeds, days, variants, "F1", "")
+    return where_to_replay(runs, seeds, days, _layer_variants(days), "F1", "")
 
 
 def f1_paper_downsample(runs: Path, seeds: int, days: int = 10) -> list[Finding]:
@@ -114,10 +118,9 @@ def f1_paper_downsample(runs: Path, seeds: int, days: int = 10) -> list[Finding]
     Block 5 is 1x1 and its factor is 1 either way, so its cells are F1's. Left out entirely
     where no cell with the paper's factors has run into ``runs``.
     """
+    ours = _layer_variants(days)
     variants = {
-        k: f"days={days},replay_layer={k}"
-        + (f",sampler.downsample={PAPER_DOWNSAMPLE}" if k < 5 else "")
-        for k in LAYERS
+        k: ours[k] + (f",sampler.downsample={PAPER_DOWNSAMPLE}" if k < 5 else "") for k in LAYERS
     }
     if not any((runs / "generative" / variants[k]).is_dir() for k in LAYERS[:-1]):
         return []
@@ -132,9 +135,8 @@ def f1_paper_downsample(runs: Path, seeds: int, days: int = 10) -> list[Finding]
         reproduced=NO_CLAIM,
         rule="(deviation, issue 8 §1)",
     )
-    ours = {k: f"days={days},replay_layer={k}" for k in LAYERS[:-1]}
     pairs = {k: (group(runs, "generative", variants[k], seeds),
-                 group(runs, "generative", ours[k], seeds)) for k in ours}  # fmt: skip
+                 group(runs, "generative", ours[k], seeds)) for k in LAYERS[:-1]}  # fmt: skip
     waiting = [f"generative/{v}" for k, pair in pairs.items()
                for v, t in zip((variants[k], ours[k]), pair, strict=True) if t is None]  # fmt: skip
     if waiting:

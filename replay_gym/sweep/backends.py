@@ -312,16 +312,15 @@ def pending(cells: Iterable[dict], sweep_dir: Path) -> list[dict]:
             names its condition, overrides and seed, not its preset or selector arguments), or
             an unreadable marker; each is named, and nothing has run.
     """
+    from replay_gym.analysis import read_json
+
     todo, clashes = [], []
     for cell in cells:
         marker = sweep_dir / cell["dir"] / DONE
         if not marker.exists():
             todo.append(cell)
             continue
-        try:
-            finished = json.loads(marker.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"cannot read the done marker {marker}: {error}") from error
+        finished = read_json(marker)
         wanted = json.loads(json.dumps(cell))  # as the marker holds it (tuples are lists)
         differ = [
             f"{key} {finished[key]!r} there, {wanted[key]!r} here"
