@@ -27,13 +27,29 @@ import numpy as np
 from replay_gym.agents.base import Selector
 
 __all__ = [
+    "INITIAL_WEIGHTS",
     "AdamState",
     "RegressionSelector",
     "adam_mse_step",
     "fit",
+    "glorot_uniform",
     "mse_loss_and_grad",
     "softmax",
 ]
+
+
+INITIAL_WEIGHTS = ("glorot", "zeros")
+"""How the side network's weights start: Keras's ``Dense`` default (the paper) or all zero."""
+
+
+def glorot_uniform(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Keras's ``Dense(1)`` initial weights for ``n`` inputs: uniform in ``±sqrt(6 / (n + 1))``.
+
+    Public so that an analysis can recover the weights a seeded course started from (the
+    selector draws them first from its episode generator, :func:`replay_gym.runner.selector_rng`).
+    """
+    limit = math.sqrt(6.0 / (n + 1))  # Glorot uniform, fan_in = n, fan_out = 1
+    return rng.uniform(-limit, limit, size=n)
 
 
 @dataclass(frozen=True)
@@ -218,7 +234,8 @@ class RegressionSelector(Selector):
     moments and step counter persist across steps.
 
     Initialisation (:meth:`begin_episode`): weights Glorot-uniform from the episode's ``rng``
-    (limit ``sqrt(6 / (n + 1))``, Keras's ``Dense`` default), bias zero, then -- when
+    (limit ``sqrt(6 / (n + 1))``, Keras's ``Dense`` default; all zero with
+    ``initial_weights="zeros"``), bias zero, then -- when
     ``initial_probe`` is true, as in the paper -- ``env.unwrapped.probe(c)`` is called exactly
     once for every class ``c`` (``n`` calls, all from the episode's starting state, nothing kept)
     and the regression is fitted ``initial_epochs`` full-batch steps on those ``n`` pairs. The
@@ -252,6 +269,12 @@ class RegressionSelector(Selector):
             (paper: yes). Without it the network starts from its random initialisation.
         reload_each_night: Restart every night from the post-initial-fit snapshot, as the
             authors' code did (default off: the network persists, as the paper describes).
+        initial_weights: ``"glorot"`` (Keras's default, the paper) or ``"zeros"``. Adam moves a
+            weight by about ``learning_rate`` per epoch whatever the reward's size, so in a short
+            night the random Glorot weights (±0.74 for 10 classes, ±2.5 in the softmax at
+            temperature 0.3) outweigh what the rewards taught (RESULTS §3, F5); zeros start
+            from a uniform choice. The Glorot draw is made either way, so both variants make
+            the same later draws from ``rng``.
 
     Raises:
         ValueError: If an argument is out of range; the message names it.
@@ -271,6 +294,7 @@ class RegressionSelector(Selector):
         initial_epochs: int = 50,
         initial_probe: bool = True,
         reload_each_night: bool = False,
+        initial_weights: str = "glorot",
     ) -> None:
         super().__init__()
         _check_positive("temperature", temperature, "it divides the weights in the softmax")
@@ -282,6 +306,10 @@ class RegressionSelector(Selector):
         _check_count("initial_epochs", initial_epochs)
         _check_bool("initial_probe", initial_probe)
         _check_bool("reload_each_night", reload_each_night)
+        if initial_weights not in INITIAL_WEIGHTS:
+            raise ValueError(
+                f"initial_weights must be one of {list(INITIAL_WEIGHTS)}, got {initial_weights!r}"
+            )
         self.temperature = float(temperature)
         self.learning_rate = float(learning_rate)
         self.beta_1 = float(beta_1)
@@ -291,6 +319,7 @@ class RegressionSelector(Selector):
         self.initial_epochs = int(initial_epochs)
         self.initial_probe = bool(initial_probe)
         self.reload_each_night = bool(reload_each_night)
+        self.initial_weights = initial_weights
 
         self._params = np.zeros(1)
         self._adam = AdamState.zeros(1)
@@ -340,9 +369,10 @@ class RegressionSelector(Selector):
         """
         super().begin_episode(env, obs, info, rng)
         n = self.n_actions
-        limit = math.sqrt(6.0 / (n + 1))  # Glorot uniform, fan_in = n, fan_out = 1
         params = np.zeros(n + 1)
-        params[:-1] = rng.uniform(-limit, limit, size=n)
+        glorot = glorot_uniform(n, rng)  # drawn either way: the same later draws from rng
+        if self.initial_weights == "glorot":
+            params[:-1] = glorot
         self._params, self._adam = params, AdamState.zeros(n + 1)
         self._env = env
         self.initial_rewards = None

@@ -173,6 +173,30 @@ done
 step "paper default analysis (F1 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
   --runs "$R/paper/default"
 
+# Issue 8 §3, F5: what steers the regression agent (registered screen, calibration seeds), then
+# its zero-start variant on the boards (the screen's winner by the registered rule).
+Q="$R/calibration/regression_init"
+step "regression init screen (plain)" sweep --config benchmarks/calibration/regression_init.toml \
+  --out "$Q/plain"
+step "regression init screen (zeros)" sweep --config benchmarks/calibration/regression_init.toml \
+  --agent initial_weights zeros --out "$Q/zeros"
+step "regression init screen (lr 6.5e-3)" sweep \
+  --config benchmarks/calibration/regression_init.toml --agent learning_rate 0.0065 \
+  --out "$Q/lr=6.5e-3"
+step "regression init screen (zeros, lr 6.5e-3)" sweep \
+  --config benchmarks/calibration/regression_init.toml \
+  --agent initial_weights zeros learning_rate 0.0065 --out "$Q/zeros+lr=6.5e-3"
+step "leaderboard regression zero start" "$PY" benchmarks/leaderboard/leaderboard.py add \
+  --name regression --agent initial_weights zeros --row regression-zeros \
+  --presets default fashion-mnist --workers "$WORKERS"
+# Issue 8 §3: F1 on Fashion-MNIST with 10 seeds too (seeds 5-9 added after the 5-seed result).
+for spec in f1_none f1_layers; do
+  step "paper fashion-mnist $spec seeds 5-9" sweep --config "benchmarks/paper/$spec.toml" \
+    --preset fashion-mnist --seeds 5 6 7 8 9 --out "$R/paper/fashion-mnist"
+done
+step "paper fashion-mnist analysis (F1 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
+  --runs "$R/paper/fashion-mnist"
+
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
   printf '  %s\n' "${failed[@]}"

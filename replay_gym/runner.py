@@ -215,6 +215,15 @@ def agent_kwargs(raw: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def selector_rng(seed: int) -> np.random.Generator:
+    """The generator a course's selector gets at ``begin_episode``, from the course's seed.
+
+    Apart from the environment's streams; public so that an analysis can redraw what a selector
+    drew (``benchmarks/paper/regression_init.py``).
+    """
+    return np.random.default_rng(np.random.SeedSequence([seed, 0xA6E27]))
+
+
 def build(args: RunArgs, seed: int) -> tuple[gym.Env, Any]:
     """The environment and selector (None for a fixed schedule) of one course."""
     if args.condition in FIXED_CONDITIONS:
@@ -421,8 +430,7 @@ def run_course(
         if saved is None:
             obs, info = env.reset(seed=seed)
             if selector is not None:
-                rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA6E27]))
-                selector.begin_episode(env, obs, info, rng)
+                selector.begin_episode(env, obs, info, selector_rng(seed))
             day, replay_steps = _open_day(args.condition, seed, info["day_end"]), 0
             started = time.perf_counter()
             on_tick(True, started - tick)

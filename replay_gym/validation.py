@@ -21,12 +21,20 @@ import numbers
 import os
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["check_fields", "convert", "describe", "require"]
+__all__ = [
+    "accumulating_flags",
+    "check_fields",
+    "convert",
+    "describe",
+    "refuse_repeated_flags",
+    "require",
+]
 
 
 def check_fields(config: Any, prefix: str = "") -> None:
@@ -195,3 +203,49 @@ def _refusal(name: str, value: Any, hint: Any) -> ValueError:
     return ValueError(
         f"{name} must be {describe(hint)}, got {value!r} ({type(value).__name__})"
     )
+
+
+def accumulating_flags(cls: type, prefix: str = "--") -> set[str]:
+    """The flags of dataclass ``cls`` that take any number of values (list, set, dict, ``X, ...``).
+
+    Given twice, such a flag looks like it adds to the first, but the parser keeps only the last;
+    nested dataclass fields are included under their dotted names (``--env.data.classes``).
+    """
+    flags = set()
+    for name, hint in _field_hints(cls).items():
+        for kind in (hint, *typing.get_args(hint)):  # X | None: the X
+            origin, args = typing.get_origin(kind), typing.get_args(kind)
+            if origin in (list, set, dict) or (origin is tuple and args[-1:] == (Ellipsis,)):
+                flags |= {prefix + name, prefix + name.replace("_", "-")}
+            elif dataclasses.is_dataclass(kind) and isinstance(kind, type):
+                flags |= accumulating_flags(kind, f"{prefix}{name}.")
+    return flags
+
+
+def refuse_repeated_flags(argv: Sequence[str], flags: set[str]) -> None:
+    """Refuse any of ``flags`` given twice in ``argv``: the parser keeps only the last.
+
+    ``--agent a 1 --agent b 2`` would run without ``a``; the message shows the one flag that
+    keeps both. Flags of one value (``--env.days 1 --env.days 2``) keep the usual last-wins.
+
+    Raises:
+        SystemExit: naming the flag and how to give all its values at once.
+    """
+    occurrences: list[tuple[str, list[str]]] = []  # (flag, the values after it)
+    for arg in argv:
+        if arg.startswith("--"):
+            flag, has_value, value = arg.partition("=")
+            occurrences.append((flag, [value] if has_value else []))
+        elif occurrences:
+            occurrences[-1][1].append(arg)
+    values: dict[str, list[str]] = {}
+    for flag, given in occurrences:
+        if flag not in flags:
+            continue
+        if flag in values:
+            joined = " ".join([flag, *values[flag], *given])
+            raise SystemExit(
+                f"error: {flag} is given twice; only the last would count. Give every value "
+                f"after one {flag}: {joined}"
+            )
+        values[flag] = given

@@ -264,3 +264,17 @@ def test_a_board_shows_how_each_row_aims_its_replay(tmp_path, load_script, make_
     results = tmp_path / "smoke" / "weak-first" / "base" / "seed_0" / "results.jsonl"
     results.write_text(results.read_text().replace('"day": 1,', '"task": 1, "day": 1,'))
     assert "targeting" not in board.board_table(tmp_path, "smoke")["rows"]["weak-first"]
+
+
+def test_the_command_line_refuses_a_flag_given_twice(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "benchmarks/leaderboard/leaderboard.py", "add", "--name", "ucb1",
+         "--agent", "discount", "0.9", "--agent", "c", "2", "--row", "x", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "--agent is given twice" in done.stderr and "--agent discount 0.9 c 2" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -267,3 +267,38 @@ def test_continual_summary_is_none_for_the_paper_scenario():
     from replay_gym.runner import continual_summary
 
     assert continual_summary([{"seed": 0, "day": 1, "test_accuracy": 0.5}]) is None
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_flag_given_twice_is_refused_not_half_dropped(tmp_path, command):
+    # Regression: `--agent a 1 --agent b 2` kept only b (the parser's last flag wins), so a
+    # course silently ran without a; `--set x=1 --set y=2` likewise.
+    argv = [command, "--out", str(tmp_path / "out"), "--conditions" if command == "sweep"
+            else "--condition", "regression", "--agent", "initial_weights", "zeros",
+            "--agent", "learning_rate", "0.0065"]  # fmt: skip
+    with pytest.raises(SystemExit, match="--agent is given twice.*--agent initial_weights zeros"):
+        main(argv)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit, match="--set is given twice"):
+        main(["sweep", "--out", str(tmp_path / "out"), "--set", "days=1", "--set=seed=2"])
+
+
+def test_a_course_selector_starts_from_selector_rng(tmp_path, monkeypatch):
+    # benchmarks/paper/regression_init.py redraws a course's initial regression weights from
+    # selector_rng(seed); this checks that the runner hands the selector exactly that generator.
+    from replay_gym.agents.regression import RegressionSelector, glorot_uniform
+    from replay_gym.runner import selector_rng
+
+    started = []
+    begin = RegressionSelector.begin_episode
+
+    def spy(self, env, obs, info, rng):
+        begin(self, env, obs, info, rng)
+        started.append(self.weights)
+
+    monkeypatch.setattr(RegressionSelector, "begin_episode", spy)
+    _, rows = run_cli(tmp_path, "regression", "--seeds", "2", "--agent", "initial_probe", "false")
+    seeds = sorted({row["seed"] for row in rows})
+    assert len(started) == len(seeds) == 2
+    for weights, seed in zip(started, seeds, strict=True):
+        np.testing.assert_array_equal(weights, glorot_uniform(len(weights), selector_rng(seed)))

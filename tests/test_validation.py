@@ -6,7 +6,14 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from replay_gym.validation import check_fields, convert, describe, require
+from replay_gym.validation import (
+    accumulating_flags,
+    check_fields,
+    convert,
+    describe,
+    refuse_repeated_flags,
+    require,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +109,32 @@ def test_require_states_the_rule():
     require(True, "x", "positive", -1)
     with pytest.raises(ValueError, match=r"^x must be positive, got -1$"):
         require(False, "x", "positive", -1)
+
+
+def test_accumulating_flags_are_the_many_valued_fields_nested_too():
+    @dataclass
+    class Inner:
+        names: tuple[str, ...] = ()
+        pair: tuple[int, int] = (0, 0)
+
+    @dataclass
+    class Outer:
+        agent_args: dict[str, str]
+        seeds: list[int] | None
+        inner: Inner
+        days: int = 1
+
+    assert accumulating_flags(Outer) == {
+        "--agent_args", "--agent-args", "--seeds", "--inner.names",
+    }  # fmt: skip
+
+
+def test_repeated_flags_are_refused_with_the_flag_that_keeps_both():
+    many = {"--agent", "--set", "--seeds"}
+    refuse_repeated_flags(["--agent", "a", "1", "b", "2", "--set=days=1", "--seeds", "0"], many)
+    refuse_repeated_flags(["--days", "1", "--days", "2"], many)  # one value: last wins, as usual
+    refuse_repeated_flags([], many)
+    with pytest.raises(SystemExit, match=r"--agent is given twice.*: --agent a 1 b 2$"):
+        refuse_repeated_flags(["--agent", "a", "1", "--out", "x", "--agent", "b", "2"], many)
+    with pytest.raises(SystemExit, match=r"--set is given twice.*: --set days=1 seed=2$"):
+        refuse_repeated_flags(["--set=days=1", "--set", "seed=2"], many)

@@ -33,6 +33,7 @@ import dataclasses
 import importlib
 import json
 import re
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,17 @@ from replay_gym.analysis import read_json
 from replay_gym.atomic import atomic_write_text
 from replay_gym.replay_profile import run_profile
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
-from replay_gym.stats import iqm_ci, mean_sem, paired_t, paper_style, probability_of_improvement_ci
+from replay_gym.stats import (
+    iqm_ci,
+    mean_sem,
+    mean_sem_text,
+    paired_t,
+    paper_style,
+    probability_of_improvement_ci,
+)
 from replay_gym.sweep.backends import pending, run_local
 from replay_gym.sweep.grid import Cell, check_selector_arguments
+from replay_gym.validation import accumulating_flags, refuse_repeated_flags
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "leaderboard"
 SELECTORS = (
@@ -328,10 +337,7 @@ def aggregate(boards: list[dict], rng_seed: int = 0) -> dict:
 
 def _ms(values) -> str:
     values = [v for v in values if v is not None]
-    if not values:
-        return "–"
-    mean, sem = mean_sem(np.asarray(values, dtype=float))
-    return f"{mean:.3f} ± {sem:.3f}" if sem is not None else f"{mean:.3f}"
+    return mean_sem_text(np.asarray(values, dtype=float)) if values else "–"
 
 
 def _ceiling_lines(room: dict | None) -> list[str]:
@@ -530,4 +536,6 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
 COMMANDS = {"run": Run, "add": Add, "add-sb3": AddSB3, "build": Build}
 
 if __name__ == "__main__":
+    if sys.argv[1:2] and sys.argv[1] in COMMANDS:
+        refuse_repeated_flags(sys.argv[2:], accumulating_flags(COMMANDS[sys.argv[1]]))
     main(tyro.extras.subcommand_cli_from_dict(COMMANDS))

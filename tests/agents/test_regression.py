@@ -13,6 +13,7 @@ from replay_gym.agents.regression import (
     RegressionSelector,
     adam_mse_step,
     fit,
+    glorot_uniform,
     mse_loss_and_grad,
     softmax,
 )
@@ -137,6 +138,29 @@ def test_initial_probe_calls_probe_n_times_and_fits_on_it(make_toy) -> None:
     assert agent.adam_state.t == 50
     # The choice is a softmax of the weights only, temperature 0.3.
     np.testing.assert_allclose(agent.preferences(), softmax(params[:-1] / 0.3))
+
+
+def test_glorot_uniform_is_keras_dense_default() -> None:
+    limit = math.sqrt(6 / 11)
+    np.testing.assert_array_equal(
+        glorot_uniform(10, np.random.default_rng(4)),
+        np.random.default_rng(4).uniform(-limit, limit, 10),
+    )
+
+
+def test_zero_initial_weights_start_uniform_and_keep_the_later_draws(make_toy) -> None:
+    env = make_toy()
+    obs, info = env.reset(seed=0)
+    agents = {}
+    for start in ("glorot", "zeros"):
+        agents[start] = RegressionSelector(initial_probe=False, initial_weights=start)
+        agents[start].begin_episode(env, obs, info, np.random.default_rng(7))
+    np.testing.assert_array_equal(agents["zeros"].weights, np.zeros(5))
+    np.testing.assert_allclose(agents["zeros"].preferences(), np.full(5, 0.2))
+    glorot = glorot_uniform(5, np.random.default_rng(7))
+    np.testing.assert_array_equal(agents["glorot"].weights, glorot)
+    # Both drew the Glorot weights, so their later draws from the episode's generator agree.
+    assert agents["zeros"].rng.random() == agents["glorot"].rng.random()
 
 
 def test_no_initial_probe(make_toy) -> None:
@@ -264,6 +288,7 @@ def test_reload_runs_through_nights(make_toy, run) -> None:
         ({"initial_epochs": True}, "initial_epochs"),
         ({"reload_each_night": "yes"}, "reload_each_night"),
         ({"initial_probe": 1}, "initial_probe"),
+        ({"initial_weights": "he"}, "initial_weights"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs: dict, field: str) -> None:
