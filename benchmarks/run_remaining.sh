@@ -197,6 +197,21 @@ done
 step "paper fashion-mnist analysis (F1 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
   --runs "$R/paper/fashion-mnist"
 
+# Issue 8 §3, F5 with 10 seeds as the paper's 10 models (regression and generative, 30 days;
+# seeds 5-9 added after the 5-seed result).
+for preset in default fashion-mnist; do
+  step "paper $preset F5 seeds 5-9" sweep --config benchmarks/paper/days30.toml \
+    --conditions regression generative --preset "$preset" --seeds 5 6 7 8 9 \
+    --out "$R/paper/$preset"
+  step "paper $preset analysis (F5 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
+    --runs "$R/paper/$preset"
+done
+# Issue 8 §3: F2 on Fashion-MNIST over 60 days (registered test of the F2 diagnosis).
+step "paper fashion-mnist F2 over 60 days" sweep \
+  --config benchmarks/paper/f2_long_fashion_mnist.toml --out "$R/paper/fashion-mnist-60days"
+step "paper fashion-mnist-60days analysis" "$PY" benchmarks/paper/analyze.py \
+  --runs "$R/paper/fashion-mnist-60days" --long 60
+
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
   printf '  %s\n' "${failed[@]}"
