@@ -82,13 +82,21 @@ def audit(runs: list[Run]) -> list[dict]:
     """Per (folder, day-1 settings): the processor groups, their rows, and whether they mix.
 
     Two rows are on the same processor kind when they agree on every seed both ran; rows are
-    put into the first group they agree with, in order of how many seeds they ran.
+    put into the first group they agree with, in order of how many seeds they ran. A row whose
+    runs recorded different processors (seeds added later elsewhere) is split by processor.
     """
+    recorded_by_row: dict[tuple[str, str, str], set] = defaultdict(set)
+    for run in runs:
+        recorded_by_row[(run.folder, run.day1_settings, run.row)].add(run.machine)
     by_block: dict[tuple[str, str], dict[str, dict[int, float]]] = defaultdict(dict)
     machines: dict[tuple[str, str, str], set] = defaultdict(set)
     for run in runs:
-        by_block[(run.folder, run.day1_settings)].setdefault(run.row, {})[run.seed] = run.day1
-        machines[(run.folder, run.day1_settings, run.row)].add(run.machine)
+        row = run.row
+        if len(recorded_by_row[(run.folder, run.day1_settings, run.row)]) > 1:
+            # seeds added later on another processor: each processor's seeds are a row
+            row = f"{run.row} [{run.machine or 'processor not recorded'}]"
+        by_block[(run.folder, run.day1_settings)].setdefault(row, {})[run.seed] = run.day1
+        machines[(run.folder, run.day1_settings, row)].add(run.machine)
     report = []
     for (folder, settings), rows in sorted(by_block.items()):
         groups: list[dict] = []

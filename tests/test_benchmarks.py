@@ -297,6 +297,25 @@ def test_machine_audit_groups_rows_by_their_day1_fingerprints(tmp_path, load_scr
     assert "- B (seed 0 day 1: 0.3900; processor not recorded): sweep/oracle" in text
 
 
+def test_machine_audit_splits_a_row_whose_seeds_ran_on_two_processors(tmp_path, load_script):
+    # Regression: seeds added to a row later, on another processor, made the whole row one
+    # group under the old seeds' fingerprint, labelled with the new seeds' processor.
+    audit = load_script("benchmarks/audit_machines.py")
+    folder = tmp_path / "paper" / "default"
+    for seed, (here, there) in enumerate([(0.40, 0.39), (0.35, 0.36), (0.30, 0.31)]):
+        _audit_run(folder, "sweep/none", seed, here, machine="EPYC")
+        if seed < 2:
+            _audit_run(folder, "sweep/regression", seed, there)  # earlier, not recorded
+        else:
+            _audit_run(folder, "sweep/regression", seed, here, machine="EPYC")  # added later
+    audit.main(roots=(tmp_path / "paper",), out=tmp_path / "audit.md")
+    (entry,) = json.loads((tmp_path / "audit.json").read_text())
+    assert [(g["rows"], g["machines"]) for g in entry["groups"]] == [
+        (["sweep/none", "sweep/regression [EPYC]"], ["EPYC"]),
+        (["sweep/regression [processor not recorded]"], []),
+    ]
+
+
 def test_night_length_screen_pairs_seeds_per_night_length_on_validation(tmp_path, load_script):
     module = load_script("benchmarks/calibration/night_length.py")
 

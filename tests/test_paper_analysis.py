@@ -198,3 +198,22 @@ def test_f1_with_the_paper_down_sampling_reuses_block_5_and_waits_for_missing_bl
     assert "block 5: " in only.ours  # block 5 from F1's own cells
     # the down-sampling's own effect, per block, against F1's undown-sampled cells
     assert effect.reproduced == "– (no claim)" and effect.ours.startswith("block 1: -0.2")
+
+
+def test_thirty_day_rows_pair_on_the_seeds_both_groups_have(tmp_path, load_script):
+    # Regression: seeds added to the F5 groups (regression, generative) only made F2's per-day
+    # t-tests and relative gain index `none` by seeds it does not have (KeyError).
+    analyze = load_script("benchmarks/paper/analyze.py")
+    runs = _sweep(tmp_path, seeds=4)
+    before = {(f.key, f.claim): f.ours for f in analyze.analyse(runs, seeds=4, short=4, long=12)}
+    for seed in (4, 5):  # later seeds for the F5 groups only
+        for condition in ("generative", "regression"):
+            _write_run(runs / condition / "days=12" / f"seed_{seed}", condition, seed,
+                       np.linspace(0.5, 0.9, 12), class_day1=np.linspace(0.1, 0.7, N_CLASSES),
+                       replays=np.linspace(900, 300, N_CLASSES))  # fmt: skip
+    after = {(f.key, f.claim): f for f in analyze.analyse(runs, seeds=4, short=4, long=12)}
+    for key in after:  # F2-F4 pair generative with 4-seed groups: seeds 0-3, unchanged
+        if key[0] in ("F2", "F3", "F4"):
+            assert after[key].ours == before[key], key
+    f5_same = next(f for k, f in after.items() if k[0] == "F5")
+    assert f5_same.ours.startswith("F(1,10)=")  # regression vs generative on all 6 seeds

@@ -84,6 +84,16 @@ def _stack(*tables: pd.DataFrame) -> pd.DataFrame:
     return both
 
 
+def _on_common_seeds(*tables: pd.DataFrame) -> list[pd.DataFrame]:
+    """Each table restricted to the seeds every one of them has.
+
+    Seeds added to some groups later (F1's and F5's 5-9) leave the other groups at 5; a
+    comparison pairs the seeds both sides ran.
+    """
+    common = set.intersection(*(set(t["seed"]) for t in tables))
+    return [t[t["seed"].isin(common)] for t in tables]
+
+
 def _days_where(a: pd.DataFrame, b: pd.DataFrame, better: bool) -> list[int]:
     """Days on which ``a`` is significantly above (``better``) or below ``b`` (paired t)."""
     days = []
@@ -260,16 +270,17 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     )
     findings = [interaction, early, room, same, rises, below]
     if none is not None and generative is not None:
-        both = _stack(none, generative)
+        none, generative_f2 = _on_common_seeds(none, generative)
+        both = _stack(none, generative_f2)
         tests = mixed_anova(both, "test_accuracy", "day", "label", "subject")
         interaction.ours = paper_style(tests["interaction"]) + (
             f"; condition {paper_style(tests['label'])}"
         )
         interaction.reproduced = "yes" if tests["interaction"].p < ALPHA else "no"
-        significant = _days_where(generative, none, better=True)
+        significant = _days_where(generative_f2, none, better=True)
         early.ours = "days " + (", ".join(map(str, significant)) if significant else "none")
         early.reproduced = "yes" if significant and max(significant) <= 10 else "no"
-        gain = _relative_gain(generative, none)
+        gain = _relative_gain(generative_f2, none)
         start = 2 * gain.shape[1] // 3  # the last third of the course
         room.ours = (
             f"days 1–5 {_mean_text(gain[:, :5].mean(1))}, days {start + 1}–{gain.shape[1]} "
@@ -281,20 +292,22 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
         for finding in (interaction, early, room):
             finding.details = {"waiting_for": _missing(days, none=none, generative=generative)}
     if generative is not None and veridical is not None:
-        tests = mixed_anova(_stack(generative, veridical), "test_accuracy", "day", "label",
+        generative_f3, veridical = _on_common_seeds(generative, veridical)
+        tests = mixed_anova(_stack(generative_f3, veridical), "test_accuracy", "day", "label",
                             "subject")  # fmt: skip
-        gap = _mean_text(_final(generative) - _final(veridical))
+        gap = _mean_text(_final(generative_f3) - _final(veridical))
         same.ours = paper_style(tests["label"]) + f"; final generative − veridical {gap}"
         same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
     else:
         same.details = {"waiting_for": _missing(days, generative=generative, veridical=veridical)}
     if continuous is not None and generative is not None:
+        continuous, generative_f4 = _on_common_seeds(continuous, generative)
         first = continuous[continuous["day"] == 1].set_index("seed")["test_accuracy"]
         last = continuous[continuous["day"] == days].set_index("seed")["test_accuracy"]
         result = paired_t(last.to_numpy(), first.loc[last.index].to_numpy())
         rises.ours = f"{_mean_text(first)} → {_mean_text(last)}; {paper_style(result)}"
         rises.reproduced = "yes" if result.p < ALPHA and result.statistic > 0 else "no"
-        lower = _days_where(continuous, generative, better=False)
+        lower = _days_where(continuous, generative_f4, better=False)
         late = list(range(9, days + 1))
         below.ours = f"significantly below on {len(set(lower) & set(late))} of days 9–{days}" + (
             f" (not on {sorted(set(late) - set(lower))})" if set(late) - set(lower) else ""
@@ -350,11 +363,10 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
                 "waiting_for": _missing(days, regression=regression, generative=generative)
             }
         return [same, replays, gain]
-    tests = mixed_anova(_stack(regression, generative), "test_accuracy", "day", "label",
-                        "subject")  # fmt: skip
-    same.ours = paper_style(tests["label"]) + (
-        f"; day-30 regression − generative {_mean_text(_final(regression) - _final(generative))}"
-    )
+    paired = _on_common_seeds(regression, generative)
+    tests = mixed_anova(_stack(*paired), "test_accuracy", "day", "label", "subject")
+    gap = _final(paired[0]) - _final(paired[1])
+    same.ours = paper_style(tests["label"]) + f"; day-30 regression − generative {_mean_text(gap)}"
     same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
     classes = class_table(regression)
     for finding, column in ((replays, "replays"), (gain, "gain")):
