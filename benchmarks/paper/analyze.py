@@ -226,14 +226,14 @@ def where_to_replay(
 
 
 def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
-    """The fixed conditions over 30 days."""
+    """The fixed conditions over ``days`` days (the paper's 30)."""
     none = group(runs, "none", f"days={days}", seeds)
     generative = group(runs, "generative", f"days={days}", seeds)
     veridical = group(runs, "veridical", f"days={days}", seeds)
     continuous = group(runs, "continuous", f"days={days}", seeds)
     interaction = Finding(
         "F2",
-        "Generative vs none over 30 days: condition × day interaction (mixed ANOVA)",
+        f"Generative vs none over {days} days: condition × day interaction (mixed ANOVA)",
         "F(29,522)=5.03",
         rule="interaction p < .05",
     )
@@ -248,11 +248,12 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
         "Gain relative to room for improvement, (gen − none)/(1 − none) (Fig 2C), "
         "largest in the first days",
         "largest in the first days",
-        rule="the mean over days 1–5 exceeds the mean over the last third (days 21–30)",
+        rule="the mean over days 1–5 exceeds the mean over the last third "
+        f"(days {2 * days // 3 + 1}–{days})",
     )
     same = Finding(
         "F3",
-        "Generative ≈ veridical over 30 days (mixed ANOVA, condition)",
+        f"Generative ≈ veridical over {days} days (mixed ANOVA, condition)",
         "F(1,18)=0.16, p=.696",
         rule="condition p ≥ .05",
     )
@@ -339,7 +340,7 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     """The regression agent against uniform generative replay, and what it chooses."""
     same = Finding(
         "F5",
-        "Regression agent ≈ generative replay over 30 days (mixed ANOVA, condition)",
+        f"Regression agent ≈ generative replay over {days} days (mixed ANOVA, condition)",
         "F(1,18)=0.15, no difference",
         rule="condition p ≥ .05",
     )
@@ -366,7 +367,7 @@ def f5(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     paired = _on_common_seeds(regression, generative)
     tests = mixed_anova(_stack(*paired), "test_accuracy", "day", "label", "subject")
     gap = _final(paired[0]) - _final(paired[1])
-    same.ours = paper_style(tests["label"]) + f"; day-30 regression − generative {_mean_text(gap)}"
+    same.ours = paper_style(tests["label"]) + f"; day-{days} regression − generative {_mean_text(gap)}"
     same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
     classes = class_table(regression)
     for finding, column in ((replays, "replays"), (gain, "gain")):
