@@ -24,10 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
-
 from replay_gym.analysis import load_records, read_json
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import comparable_env
 from replay_gym.results import find_run_dirs
 
@@ -158,4 +157,4 @@ def main(roots: tuple[Path, ...] = (RESULTS,), out: Path = RESULTS / "machine_au
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

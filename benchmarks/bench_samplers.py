@@ -42,9 +42,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import preset as preset_config
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.learner.cortex import Learner
@@ -324,4 +324,4 @@ def write(result: dict, rows: list[dict], out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

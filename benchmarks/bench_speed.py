@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.envs import ReplaySelectionEnv
 from replay_gym.samplers import GaussianSampler
 
@@ -171,4 +171,4 @@ def main(
 
 if __name__ == "__main__":
     np.set_printoptions(precision=3)
-    tyro.cli(main)
+    cli(main)

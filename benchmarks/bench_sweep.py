@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import tyro
-
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.sweep import SweepArgs, sweep
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
@@ -61,4 +60,4 @@ def main(cells: int = 4, days: int = 8, ray: bool = True, out: Path = RESULTS) -
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -49,11 +49,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import tyro
 from torch.utils.flop_counter import FlopCounterMode
 
 import replay_gym
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import EnvConfig, apply_overrides
 from replay_gym.config import preset as preset_config
 from replay_gym.devices import compile_unavailable
@@ -490,4 +490,4 @@ def _load(values: list[float] | None) -> str:
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

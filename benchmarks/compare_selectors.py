@@ -22,10 +22,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-import tyro
-
 from replay_gym.analysis import markdown, run_or_reuse, summarise
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs
 
@@ -81,4 +80,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

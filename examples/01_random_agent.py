@@ -6,9 +6,9 @@ Usage:
 """
 
 import gymnasium as gym
-import tyro
 
 import replay_gym  # noqa: F401  (registers ReplaySelect-v0)
+from replay_gym.cli import cli
 
 
 def main(preset: str = "default", seed: int = 0) -> float:
@@ -25,4 +25,4 @@ def main(preset: str = "default", seed: int = 0) -> float:
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

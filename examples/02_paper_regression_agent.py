@@ -11,10 +11,10 @@ selector should replay weakly learned classes more (the paper's Fig. 3C).
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 import replay_gym  # noqa: F401
 from replay_gym.agents import RegressionSelector
+from replay_gym.cli import cli
 
 
 def main(
@@ -48,4 +48,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -14,9 +14,8 @@ Training logs go to TensorBoard beside the model (``tensorboard --logdir runs``)
 import dataclasses
 from pathlib import Path
 
-import tyro
-
 from replay_gym.agents.sb3 import TrainSB3Args, train_sb3
+from replay_gym.cli import cli
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs, run
 
@@ -64,4 +63,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -15,9 +15,9 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import tyro
 
 from replay_gym.agents import Selector, register_selector
+from replay_gym.cli import cli
 from replay_gym.config import preset as preset_config
 from replay_gym.runner import RunArgs, run
 
@@ -64,4 +64,4 @@ def main(out: Path, preset: str = "default", days: int | None = None, seeds: int
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

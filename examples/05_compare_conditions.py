@@ -15,9 +15,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-import tyro
-
 from replay_gym.analysis import summarise
+from replay_gym.cli import cli
 from replay_gym.config import preset as preset_config
 from replay_gym.plots import new_figure, plot_curves, save_figure
 from replay_gym.results import load_runs
@@ -61,4 +60,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -11,10 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import tyro
-
+from replay_gym.cli import cli
 from replay_gym.config import PRESETS, preset
-from replay_gym.validation import accumulating_flags, refuse_repeated_flags
 
 USAGE = """usage: python -m replay_gym COMMAND [--help]
 
@@ -80,12 +78,6 @@ def _stoppable(command: Callable[[Any], Any], args: Any) -> Any:
         raise SystemExit(INTERRUPTED) from None
 
 
-def _cli(cls: type, *, args: Sequence[str], **kwargs: Any) -> Any:
-    """``tyro.cli`` after refusing a many-valued flag given twice (tyro keeps only the last)."""
-    refuse_repeated_flags(args, accumulating_flags(cls))
-    return tyro.cli(cls, args=args, **kwargs)
-
-
 def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any], Any]]]:
     """COMMAND -> (parse argv into args, run args). Imports stay lazy for a quick ``--help``."""
 
@@ -102,7 +94,7 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
                 raise SystemExit(f"error: {error}") from error
         else:
             default = _with_preset(RunArgs, argv)
-        return _cli(RunArgs, default=default, args=argv, prog="python -m replay_gym run")
+        return cli(RunArgs, default=default, args=argv, prog="python -m replay_gym run")
 
     def do_run(args: Any) -> Any:
         from replay_gym.rundir import RunFailed
@@ -116,7 +108,7 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
     def parse_sb3(argv: Sequence[str]) -> Any:
         from replay_gym.agents.sb3 import TrainSB3Args
 
-        return _cli(TrainSB3Args, default=_with_preset(TrainSB3Args, argv), args=argv,
+        return cli(TrainSB3Args, default=_with_preset(TrainSB3Args, argv), args=argv,
                         prog="python -m replay_gym train-sb3")
 
     def do_sb3(args: Any) -> Any:
@@ -131,7 +123,7 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
             default = recipe(_flag_value(argv, "--base") or "embedded")
         except ValueError as error:
             raise SystemExit(f"error: {error}") from error
-        return _cli(PretrainArgs, default=default, args=argv,
+        return cli(PretrainArgs, default=default, args=argv,
                         prog="python -m replay_gym pretrain")
 
     def do_pretrain(args: Any) -> Any:
@@ -142,7 +134,7 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
     def parse_sweep(argv: Sequence[str]) -> Any:
         from replay_gym.sweep import SweepArgs
 
-        return _cli(SweepArgs, args=argv, prog="python -m replay_gym sweep")
+        return cli(SweepArgs, args=argv, prog="python -m replay_gym sweep")
 
     def do_sweep(args: Any) -> Any:
         from replay_gym.sweep import sweep
@@ -152,12 +144,12 @@ def _commands() -> dict[str, tuple[Callable[[Sequence[str]], Any], Callable[[Any
     def parse_compare(argv: Sequence[str]) -> Any:
         from replay_gym.plots import CompareArgs
 
-        return _cli(CompareArgs, args=argv, prog="python -m replay_gym compare")
+        return cli(CompareArgs, args=argv, prog="python -m replay_gym compare")
 
     def parse_plot(argv: Sequence[str]) -> Any:
         from replay_gym.plots import PlotArgs
 
-        return _cli(PlotArgs, args=argv, prog="python -m replay_gym plot")
+        return cli(PlotArgs, args=argv, prog="python -m replay_gym plot")
 
     def do_plots(args: Any) -> Any:
         from replay_gym.plots import CompareArgs, compare, plot

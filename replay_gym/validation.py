@@ -65,7 +65,7 @@ def require(ok: bool, name: str, rule: str, value: Any) -> None:
 
 
 @functools.cache
-def _field_hints(cls: type) -> dict[str, Any]:
+def _field_hints(cls: Any) -> dict[str, Any]:
     """Resolved annotations of ``cls`` (``Annotated`` extras dropped); cached per class."""
     return typing.get_type_hints(cls)
 
@@ -205,14 +205,16 @@ def _refusal(name: str, value: Any, hint: Any) -> ValueError:
     )
 
 
-def accumulating_flags(cls: type, prefix: str = "--") -> set[str]:
-    """The flags of dataclass ``cls`` that take any number of values (list, set, dict, ``X, ...``).
+def accumulating_flags(cls: Any, prefix: str = "--") -> set[str]:
+    """The flags of ``cls`` that take any number of values (list, set, dict, ``X, ...``).
 
-    Given twice, such a flag looks like it adds to the first, but the parser keeps only the last;
-    nested dataclass fields are included under their dotted names (``--env.data.classes``).
+    ``cls`` is a dataclass or a function, as ``tyro.cli`` takes them. Given twice, such a flag
+    looks like it adds to the first, but the parser keeps only the last; nested dataclass fields
+    are included under their dotted names (``--env.data.classes``).
     """
     flags = set()
-    for name, hint in _field_hints(cls).items():
+    hints = {k: v for k, v in _field_hints(cls).items() if k != "return"}
+    for name, hint in hints.items():
         for kind in (hint, *typing.get_args(hint)):  # X | None: the X
             origin, args = typing.get_origin(kind), typing.get_args(kind)
             if origin in (list, set, dict) or (origin is tuple and args[-1:] == (Ellipsis,)):

@@ -37,13 +37,13 @@ from typing import Literal
 
 import numpy as np
 import torch
-import tyro
 from scipy import stats
 
 import replay_gym  # noqa: F401  (registers the env)
 from replay_gym.agents import make_selector
 from replay_gym.analysis import load_records, run_or_reuse
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import N_BLOCKS, apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.envs.replay_select import ReplaySelectionEnv
@@ -340,4 +340,4 @@ def _parse_setting(item: str) -> tuple[str, object]:
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

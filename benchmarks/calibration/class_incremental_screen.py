@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 
 import replay_gym  # noqa: F401  (registers the env)
 from replay_gym.analysis import run_or_reuse
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import apply_overrides, config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.metrics import standard_error
@@ -195,4 +195,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 from torch.nn import functional as F
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.envs.replay_select import ReplaySelectionEnv
 from replay_gym.learner.cortex import Learner
 from replay_gym.learner.vgg import IMAGENET_STD
@@ -77,4 +77,4 @@ def main(preset: str = "default", seeds: int = 3, out: Path = RESULTS) -> dict:
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tyro
 
 from replay_gym.analysis import load_records
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.stats import mean_sem_text, paired_t
 
 RUNS = Path(__file__).resolve().parents[1] / "results" / "calibration" / "night_length"
@@ -113,4 +113,4 @@ def main(args: Args) -> str:
 
 
 if __name__ == "__main__":
-    print(main(tyro.cli(Args)))
+    print(main(cli(Args)))

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.config import config_to_dict
 from replay_gym.config import preset as preset_config
 from replay_gym.fidelity import fidelity_along_course
@@ -134,4 +134,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import tyro
 
 from replay_gym.analysis import load_records
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.plots import new_figure, save_figure
 from replay_gym.results import is_run_dir
 from replay_gym.stats import mean_sem_text as text
@@ -413,4 +413,4 @@ def main(runs: Path, paper_runs: Path | None = None,
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.conditions import make_fixed_env
 from replay_gym.config import apply_overrides
 from replay_gym.config import preset as preset_config
@@ -135,4 +135,4 @@ def main(
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

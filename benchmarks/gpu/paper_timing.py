@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tyro
 from PIL import Image
 
 from replay_gym.analysis import load_records, read_json
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.data.folders import paper_model_classes
 
 
@@ -94,4 +94,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(tyro.cli(Args)), indent=1))
+    print(json.dumps(main(cli(Args)), indent=1))

@@ -18,6 +18,7 @@ import numpy as np
 import tyro
 
 from replay_gym.analysis import read_json
+from replay_gym.cli import cli
 from replay_gym.stats import mean_sem_text, paired_t, paper_style
 
 BOARD = Path(__file__).resolve().parents[1] / "results" / "leaderboard" / "leaderboard.json"
@@ -82,4 +83,4 @@ def main(args: Args) -> str:
 
 
 if __name__ == "__main__":
-    print(main(tyro.cli(Args)))
+    print(main(cli(Args)))

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tyro
 from scipy import stats as scipy_stats
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.replay_profile import MEASURES, run_profile
 from replay_gym.results import find_run_dirs
 from replay_gym.stats import mean_sem_text
@@ -118,4 +118,4 @@ def main(args: Args) -> str:
 
 
 if __name__ == "__main__":
-    print(main(tyro.cli(Args)))
+    print(main(cli(Args)))

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tyro
 
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.results import class_table, find_run_dirs, load_runs, per_seed
 from replay_gym.stats import (
     linear_regression,
@@ -514,4 +514,4 @@ def main(runs: Path, seeds: int = 5, short: int = 10, long: int = 30) -> None:
 
 
 if __name__ == "__main__":
-    tyro.cli(main)
+    cli(main)

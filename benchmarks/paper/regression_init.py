@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tyro
 from scipy import stats as scipy_stats
 
 from replay_gym.agents.regression import glorot_uniform
 from replay_gym.analysis import load_records, read_json
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import cli
 from replay_gym.results import find_run_dirs
 from replay_gym.runner import selector_rng
 
@@ -157,4 +157,4 @@ def main(args: Args) -> str:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli(Args))

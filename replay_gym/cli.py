@@ -1,0 +1,35 @@
+"""``tyro.cli`` for every command line of the project, with one check tyro does not make.
+
+tyro (like argparse) keeps only the last of a flag given twice, so ``--runs A --runs B`` or
+``--agent a 1 --agent b 2`` would silently drop the first values. :func:`cli` refuses a
+many-valued flag given twice before parsing; everything else is tyro's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tyro
+
+from replay_gym.validation import accumulating_flags, refuse_repeated_flags
+
+__all__ = ["cli"]
+
+
+def cli(target: Callable[..., Any], *, args: Sequence[str] | None = None, **kwargs: Any) -> Any:
+    """``tyro.cli(target, args=args, **kwargs)`` after refusing a many-valued flag given twice.
+
+    Args:
+        target: A dataclass or a function, as ``tyro.cli`` takes it.
+        args: The arguments (default: ``sys.argv[1:]``).
+        **kwargs: Passed to ``tyro.cli`` (``default``, ``prog``, ...).
+
+    Raises:
+        SystemExit: A list, set, tuple-of-any-length or dict flag given twice; the message
+            names it and shows the one flag that keeps every value.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    refuse_repeated_flags(argv, accumulating_flags(target))
+    return tyro.cli(target, args=argv, **kwargs)
