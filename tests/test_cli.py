@@ -48,3 +48,14 @@ def test_the_benchmark_scripts_refuse_it_too(tmp_path):
     )  # fmt: skip
     assert done.returncode == 1 and "--runs is given twice" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_subcommands_parse_and_refuse_a_flag_given_twice_in_the_chosen_one():
+    from replay_gym.cli import subcommand_cli
+
+    commands = {"go": _Args, "list": _main}
+    assert subcommand_cli(commands, args=["go", "--agent", "k", "v"]) == _Args({"k": "v"}, 1)
+    with pytest.raises(SystemExit, match="--agent is given twice.*--agent a 1 b 2$"):
+        subcommand_cli(commands, args=["go", "--agent", "a", "1", "--agent", "b", "2"])
+    with pytest.raises(SystemExit, match="--runs is given twice"):
+        subcommand_cli(commands, args=["list", "--runs", "a", "--runs", "b"])

@@ -33,7 +33,6 @@ import dataclasses
 import importlib
 import json
 import re
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +40,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-import tyro
 
 from replay_gym.analysis import read_json
 from replay_gym.atomic import atomic_write_text
+from replay_gym.cli import subcommand_cli
 from replay_gym.replay_profile import run_profile
 from replay_gym.results import find_run_dirs, load_runs, normalised_scores, per_seed
 from replay_gym.stats import (
@@ -57,7 +56,6 @@ from replay_gym.stats import (
 )
 from replay_gym.sweep.backends import pending, run_local
 from replay_gym.sweep.grid import Cell, check_selector_arguments
-from replay_gym.validation import accumulating_flags, refuse_repeated_flags
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "leaderboard"
 SELECTORS = (
@@ -536,6 +534,4 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
 COMMANDS = {"run": Run, "add": Add, "add-sb3": AddSB3, "build": Build}
 
 if __name__ == "__main__":
-    if sys.argv[1:2] and sys.argv[1] in COMMANDS:
-        refuse_repeated_flags(sys.argv[2:], accumulating_flags(COMMANDS[sys.argv[1]]))
-    main(tyro.extras.subcommand_cli_from_dict(COMMANDS))
+    main(subcommand_cli(COMMANDS))
