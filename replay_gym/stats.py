@@ -121,6 +121,30 @@ def paired_t(
     )
 
 
+def welch_t(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, effect: str = ""
+) -> StatResult:
+    """Welch's two-sided t-test of mean ``a`` against mean ``b``.
+
+    For two sets of different courses (e.g. one gap measured in two scenarios), where a paired
+    test has nothing to pair; degrees of freedom by Welch-Satterthwaite.
+    """
+    groups = []
+    for name, values in (("a", a), ("b", b)):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1 or len(values) < 2:
+            raise ValueError(f"{name} needs at least 2 values in a 1-D array, got {values.shape}")
+        if np.isnan(values).any():
+            raise ValueError(f"{name} contains NaN")
+        groups.append(values)
+    if all(np.ptp(values) == 0 for values in groups):
+        raise ValueError("a and b are both constant: Welch's t is undefined without variance")
+    result = scipy.stats.ttest_ind(*groups, equal_var=False)
+    return StatResult(
+        "t", float(result.statistic), (float(result.df),), float(result.pvalue), effect
+    )
+
+
 def _check_columns(data: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:

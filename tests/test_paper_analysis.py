@@ -217,3 +217,15 @@ def test_thirty_day_rows_pair_on_the_seeds_both_groups_have(tmp_path, load_scrip
             assert after[key].ours == before[key], key
     f5_same = next(f for k, f in after.items() if k[0] == "F5")
     assert f5_same.ours.startswith("F(1,10)=")  # regression vs generative on all 6 seeds
+
+
+def test_common_seeds_are_the_shared_ones_in_ascending_order(load_script):
+    import pandas as pd
+
+    analyze = load_script("benchmarks/paper/analyze.py")
+    a = pd.Series([0.1, 0.2, 0.3, 0.4], index=[3, 0, 9, 1])
+    b = pd.DataFrame({"final": [0.5, 0.6, 0.7]}, index=[1, 3, 5])
+    assert analyze._common_seeds(a, b) == [1, 3]
+    long = pd.DataFrame({"seed": [9, 9, 0, 0, 1], "final": [1, 2, 3, 4, 5]})  # days per seed
+    kept, other = analyze._on_common_seeds(long, pd.DataFrame({"seed": [0, 9], "final": [0, 0]}))
+    assert sorted(set(kept["seed"])) == [0, 9] and len(kept) == 4 and len(other) == 2

@@ -22,6 +22,7 @@ from replay_gym.stats import (
     probability_of_improvement_ci,
     rm_anova,
     rm_anova_two_way,
+    welch_t,
 )
 
 
@@ -52,6 +53,28 @@ def test_paired_t_rejects_bad_input():
         paired_t([1], [2])
     with pytest.raises(ValueError, match="NaN"):
         paired_t([1, np.nan], [2, 3])
+
+
+def test_welch_t_by_hand():
+    # a: mean 2, var 1 (n 3); b: mean 5, var 4/3 (n 4). se² = 1/3 + 1/3, t = −3 / sqrt(2/3);
+    # df = (2/3)² / ((1/3)²/2 + (1/3)²/3) = (4/9) / (5/54) = 4.8
+    result = welch_t([1, 2, 3], [4, 4, 6, 6], effect="scenario gap")
+    assert result.statistic_name == "t" and result.effect == "scenario gap"
+    assert result.statistic == pytest.approx(-3 / math.sqrt(2 / 3))
+    assert result.df[0] == pytest.approx(4.8)
+    assert result.p == pytest.approx(2 * scipy.stats.t.sf(3 / math.sqrt(2 / 3), 4.8))
+    assert paper_style(result).startswith("t(4.80)=\u22123.67")
+
+
+def test_welch_t_rejects_bad_input():
+    with pytest.raises(ValueError, match="b needs at least 2"):
+        welch_t([1, 2, 3], [1])
+    with pytest.raises(ValueError, match="a contains NaN"):
+        welch_t([1, np.nan], [2, 3])
+    with pytest.raises(ValueError, match="1-D"):
+        welch_t([[1, 2], [3, 4]], [2, 3])
+    with pytest.raises(ValueError, match="both constant"):
+        welch_t([0.2, 0.2, 0.2], [0.02, 0.02])
 
 
 def long_table(values: dict, columns: tuple[str, ...]) -> pd.DataFrame:

@@ -84,13 +84,19 @@ def _stack(*tables: pd.DataFrame) -> pd.DataFrame:
     return both
 
 
+def _common_seeds(*by_seed: pd.Series | pd.DataFrame) -> list[int]:
+    """The seeds every seed-indexed summary has, in ascending order, so that paired tests line
+    up seed by seed (seeds 5-9 were added to some groups only)."""
+    return sorted(set.intersection(*(set(s.index) for s in by_seed)))
+
+
 def _on_common_seeds(*tables: pd.DataFrame) -> list[pd.DataFrame]:
     """Each table restricted to the seeds every one of them has.
 
     Seeds added to some groups later (F1's and F5's 5-9) leave the other groups at 5; a
     comparison pairs the seeds both sides ran.
     """
-    common = set.intersection(*(set(t["seed"]) for t in tables))
+    common = _common_seeds(*(t.set_index("seed") for t in tables))
     return [t[t["seed"].isin(common)] for t in tables]
 
 
@@ -155,7 +161,7 @@ def f1_paper_downsample(runs: Path, seeds: int, days: int = 10) -> list[Finding]
     parts = []
     for k, (paper, plain) in pairs.items():
         paper, plain = _final(paper), _final(plain)
-        common = sorted(set(paper.index) & set(plain.index))
+        common = _common_seeds(paper, plain)
         diff = paper.loc[common] - plain.loc[common]
         parts.append(f"block {k}: {_mean_text(diff)}, "
                      f"{paper_style(paired_t(paper.loc[common], plain.loc[common]))}")  # fmt: skip
@@ -196,7 +202,7 @@ def where_to_replay(
             finding.details = {"waiting_for": waiting}
         return [anova, block4, only]
     finals = {"none": _final(none)} | {f"block {k}": _final(t) for k, t in layers.items()}
-    seeds_common = sorted(set.intersection(*(set(s.index) for s in finals.values())))
+    seeds_common = _common_seeds(*finals.values())
     long = pd.DataFrame(
         [{"seed": s, "condition": name, "final": float(values.loc[s])}
          for name, values in finals.items() for s in seeds_common]
@@ -438,7 +444,7 @@ def sampler_rows(
             row.reproduced, row.details = "not run", {"waiting_for": waiting}
         return rows
     summary = {k: per_seed(table).set_index("seed") for k, table in groups.items()}
-    common = sorted(set.intersection(*(set(s.index) for s in summary.values())))
+    common = _common_seeds(*summary.values())
     long = pd.DataFrame(
         [{"seed": s, "sampler": k, "final": float(summary[k].loc[s, "final"])}
          for k in summary for s in common]
