@@ -211,6 +211,27 @@ step "paper fashion-mnist F2 over 60 days" sweep \
   --config benchmarks/paper/f2_long_fashion_mnist.toml --out "$R/paper/fashion-mnist-60days"
 step "paper fashion-mnist-60days analysis" "$PY" benchmarks/paper/analyze.py \
   --runs "$R/paper/fashion-mnist-60days" --long 60
+# Issue 11 §1: the choice gap (oracle-night − round-robin) with 10 seeds, class-incremental vs the
+# paper scenario, all on one processor (registered in choice_gap_ten_seeds.toml).
+C=benchmarks/continual/choice_gap_ten_seeds.toml
+step "continual choice gap, frozen" sweep --config "$C" --out "$R/continual/choice-gap-frozen"
+step "continual choice gap, every block" sweep --config "$C" --preset class-incremental \
+  --out "$R/continual/default"
+step "continual choice gap, paper scenario" sweep --config "$C" --preset default \
+  --out "$R/continual/choice-gap-paper"
+step "continual choice gap analysis, frozen" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/choice-gap-frozen" --paper-runs "$R/continual/choice-gap-paper" \
+  --seeds 0 1 2 3 4 5 6 7 8 9
+step "continual choice gap analysis, every block" "$PY" benchmarks/continual/analyze.py \
+  --runs "$R/continual/default" --paper-runs "$R/continual/choice-gap-paper" \
+  --seeds 0 1 2 3 4 5 6 7 8 9 --out "$R/continual/default/choice_gap"
+# Issue 8 §3: F2-F4 with 10 seeds (none, veridical, continuous, round-robin; seeds 5-9).
+for preset in default fashion-mnist; do
+  step "paper $preset F2-F4 seeds 5-9" sweep --config benchmarks/paper/days30_ten_seeds.toml \
+    --preset "$preset" --out "$R/paper/$preset"
+  step "paper $preset analysis (F2-F5 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
+    --runs "$R/paper/$preset" --seeds 10
+done
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
