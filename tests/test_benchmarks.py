@@ -335,7 +335,7 @@ def test_night_length_screen_pairs_seeds_per_night_length_on_validation(tmp_path
     course("oracle", 20, 1, [0.3] * 5)
     course("oracle", 50, 0, [0.9] * 5, finished=False)  # still running: left out
     rows = module.gap_rows(module.course_values(tmp_path, "val_accuracy"))
-    assert [(r["steps_per_night"], r["gap"], r["seeds"]) for r in rows] == [
+    assert [(r["setting"], r["gap"], r["seeds"]) for r in rows] == [
         (20, "round-robin − none", [0]), (20, "oracle − round-robin", [0, 1])]
     assert rows[0]["night 1"] == "0.100" and rows[0]["mean over days"] == "0.200"
     assert rows[1]["night 1"] == "0.100 ± 0.000" and rows[1]["night 5"] == "0.150 ± 0.050"
@@ -361,3 +361,40 @@ def test_paper_timing_writes_stand_in_class_folders_of_paper_model_1(tmp_path, l
     assert all(len(list_images(tmp_path / c)) == 3 for c in classes)
     with pytest.raises(ValueError, match="images must be positive"):
         module.make_class_folders(tmp_path / "none", 0)
+
+
+def test_night_length_screen_reads_another_knob_and_other_gaps(tmp_path, load_script):
+    module = load_script("benchmarks/calibration/night_length.py")
+    knob = "sampler.samples_per_class"
+
+    def course(condition, setting, seed, values):
+        run = tmp_path / condition / f"{knob}={setting}" / f"seed_{seed}"
+        run.mkdir(parents=True)
+        (run / "results.jsonl").write_text("\n".join(
+            json.dumps({"day": d + 1, "val_accuracy": v}) for d, v in enumerate(values)) + "\n")
+        (run / "summary.json").write_text("{}")
+
+    for seed in (100, 101):
+        for setting in (900, 180):  # sorted by value, not by folder name
+            course("none", setting, seed, [0.5] * 6)
+            course("generative", setting, seed, [0.5] * 5 + [0.5 + setting / 1800])
+            course("round-robin", setting, seed, [0.5] * 6)
+            course("oracle-night", setting, seed, [0.5] * 5 + [0.5 + 0.01 * (seed - 99)])
+    gaps = ("generative:none", "oracle-night:round-robin")
+    rows = module.gap_rows(module.course_values(tmp_path, "val_accuracy", knob=knob), gaps)
+    assert [(r["setting"], r["gap"]) for r in rows] == [
+        (180, "generative − none"), (180, "oracle-night − round-robin"),
+        (900, "generative − none"), (900, "oracle-night − round-robin")]
+    assert rows[2]["last day"] == "0.500 ± 0.000" and rows[0]["last day"] == "0.100 ± 0.000"
+    assert rows[1]["last day"] == "0.015 ± 0.005" and rows[1]["night 1"] == "0.000 ± 0.000"
+    text = module.main(module.Args(runs=tmp_path, knob=knob, gaps=gaps))
+    assert f"| {knob} | gap | seeds | night 1 | night 5 | last day |" in text
+    assert "| 900 | generative − none | 100, 101 | " in text
+    with pytest.raises(SystemExit, match="BETTER:WORSE"):
+        module.main(module.Args(runs=tmp_path, knob=knob, gaps=("generative-none",)))
+    (tmp_path / "none" / f"{knob}=lots" / "seed_1").mkdir(parents=True)
+    (tmp_path / "none" / f"{knob}=lots" / "seed_1" / "summary.json").write_text("{}")
+    (tmp_path / "none" / f"{knob}=lots" / "seed_1" / "results.jsonl").write_text(
+        "\n".join(json.dumps({"day": d, "val_accuracy": 0.5}) for d in range(1, 7)) + "\n")
+    with pytest.raises(SystemExit, match="'lots' is not a number"):
+        module.main(module.Args(runs=tmp_path, knob=knob, gaps=gaps))
