@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from replay_gym.analysis import load_records, read_json
+from replay_gym.config import comparable_env
 from replay_gym.stats import NormalisedScore, mean_sem, normalised_score
 
 RESULTS_FILE = "results.jsonl"
@@ -80,7 +81,8 @@ def _labels(runs: list[tuple[Path, dict]]) -> list[str]:
     """A label per run: runs of one condition and the same settings (seeds aside) share one.
 
     The label is the condition, unless the condition's runs differ in settings (any key but
-    :data:`NOT_SETTINGS`); then each group of runs with equal settings is ``condition
+    :data:`NOT_SETTINGS`; the environment's as it bears on a course, so that a run recorded
+    before a setting existed matches one at that setting's default); then each group of runs with equal settings is ``condition
     (folder)``, the folder holding that group's runs relative to the folder holding them all,
     less a leading folder named as the condition (so a sweep's
     ``OUT/generative/replay_layer=4/seed_k`` runs are ``generative (replay_layer=4)``).
@@ -89,6 +91,8 @@ def _labels(runs: list[tuple[Path, dict]]) -> list[str]:
     keys = []
     for path, config in runs:
         settings = {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+        if isinstance(settings.get("env"), dict):  # settings added since take their defaults
+            settings["env"] = comparable_env(settings["env"])
         settings = json.dumps(settings, sort_keys=True)
         keys.append((config["condition"], settings))
         groups.setdefault(keys[-1], []).append(path.resolve())

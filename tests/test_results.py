@@ -92,6 +92,25 @@ def test_runs_from_other_commits_or_thread_counts_share_a_label(tmp_path, make_r
     assert sorted(table.loc[table["label"] == "oracle", "seed"].unique()) == [0, 1]
 
 
+def test_runs_recorded_before_a_setting_existed_share_a_label(tmp_path, make_run):
+    # Regression: seeds added to a sweep months later record settings added since (at their
+    # defaults, which is what older versions did) and the factors of blocks the course never
+    # replays from; `plot` and `compare` split one condition into "none (days=30)" and
+    # "none (days=30)'". They now compare settings as they bear on a course (comparable_env).
+    old = {"replay_layer": 4, "sampler": {"downsample": [4, 4, 2, 1, 1]}}
+    new = {"replay_layer": 4, "scenario": "paper", "learner": {"frozen_blocks": 0},
+           "sampler": {"downsample": [1, 1, 1, 1, 1]}}  # fmt: skip
+    for seed, env in ((0, old), (1, new)):
+        flat_run(make_run, tmp_path / "out" / "none" / f"seed_{seed}", "none", {seed: NONE[seed]},
+                 **env)  # fmt: skip
+    frozen = {**new, "learner": {"frozen_blocks": 4}}
+    flat_run(make_run, tmp_path / "out" / "none-frozen" / "seed_0", "none", {0: NONE[0]},
+             **frozen)  # fmt: skip
+    table = load_runs([tmp_path / "out"])
+    assert labels_in_order(table) == ["none (none)", "none (none-frozen/seed_0)"]
+    assert sorted(table.loc[table["label"] == "none (none)", "seed"].unique()) == [0, 1]
+
+
 def test_labels_keep_the_order_runs_are_given(tmp_path, make_run):
     b = flat_run(make_run, tmp_path / "b", "weakest", NONE)
     a = flat_run(make_run, tmp_path / "a", "none", NONE)
