@@ -225,6 +225,27 @@ step "continual choice gap analysis, frozen" "$PY" benchmarks/continual/analyze.
 step "continual choice gap analysis, every block" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/default" --paper-runs "$R/continual/choice-gap-paper" \
   --seeds 0 1 2 3 4 5 6 7 8 9 --out "$R/continual/default/choice_gap"
+# ... and on Fashion-MNIST (choice_gap_ten_seeds_fmnist.toml), each preset in its own folder.
+C=benchmarks/continual/choice_gap_ten_seeds_fmnist.toml
+step "continual choice gap, Fashion-MNIST every block" sweep --config "$C" \
+  --preset fashion-mnist-class-incremental --out "$R/continual/choice-gap-fmnist"
+step "continual choice gap, Fashion-MNIST paper scenario" sweep --config "$C" \
+  --preset fashion-mnist --out "$R/continual/choice-gap-paper-fmnist"
+step "continual choice gap, Fashion-MNIST frozen" sweep --config "$C" \
+  --out "$R/continual/choice-gap-fmnist-frozen"
+for folder in choice-gap-fmnist choice-gap-fmnist-frozen; do
+  step "continual choice gap analysis, $folder" "$PY" benchmarks/continual/analyze.py \
+    --runs "$R/continual/$folder" --paper-runs "$R/continual/choice-gap-paper-fmnist" \
+    --seeds 0 1 2 3 4 5 6 7 8 9
+done
+# Issue 11 §1: a night length on Fashion-MNIST-frozen where replay and its choice both matter?
+# (validation screen, registered rule in the TOML).
+O="$R/calibration_fmnist/class_incremental_frozen/choice_nights"
+step "fmnist frozen night-length screen" sweep \
+  --config benchmarks/calibration/fmnist_frozen_choice_nights.toml --out "$O"
+step "fmnist frozen night-length table" "$PY" benchmarks/calibration/night_length.py \
+  --runs "$O" --knob sampler.samples_per_class \
+  --gaps generative:none oracle-night:round-robin round-robin:none --out "$O/choice_nights.md"
 # Issue 8 §3: F2-F4 with 10 seeds (none, veridical, continuous, round-robin; seeds 5-9).
 for preset in default fashion-mnist; do
   step "paper $preset F2-F4 seeds 5-9" sweep --config benchmarks/paper/days30_ten_seeds.toml \
