@@ -251,7 +251,7 @@ for preset in default fashion-mnist; do
   step "paper $preset F2-F4 seeds 5-9" sweep --config benchmarks/paper/days30_ten_seeds.toml \
     --preset "$preset" --out "$R/paper/$preset"
   step "paper $preset analysis (F2-F5 with 10 seeds)" "$PY" benchmarks/paper/analyze.py \
-    --runs "$R/paper/$preset" --seeds 10
+    --runs "$R/paper/$preset"
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
