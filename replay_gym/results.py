@@ -84,9 +84,8 @@ def _labels(runs: list[tuple[Path, dict]]) -> list[str]:
     :data:`NOT_SETTINGS`; the environment's as it bears on a course, so that a run recorded
     before a setting existed matches one at that setting's default); then each group of runs
     with equal settings is ``condition (folder)``, the folder holding that group's runs
-    relative to the folder holding them all, less a leading folder named as the condition (so
-    a sweep's
-    ``OUT/generative/replay_layer=4/seed_k`` runs are ``generative (replay_layer=4)``).
+    relative to the folder holding them all, less a leading folder named as the condition (so a
+    sweep's ``OUT/generative/replay_layer=4/seed_k`` runs are ``generative (replay_layer=4)``).
     """
     groups: dict[tuple[str, str], list[Path]] = {}
     keys = []

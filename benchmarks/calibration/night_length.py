@@ -81,19 +81,19 @@ def _pairs(gaps: tuple[str, ...]) -> list[tuple[str, str]]:
 def gap_rows(
     values: dict[tuple[str, float, int], dict[str, float]], gaps: tuple[str, ...] = GAPS
 ) -> list[dict]:
-    """Per night length and gap: paired differences over the seeds both conditions finished."""
+    """Per setting (night length) and gap: paired differences over the seeds both conditions finished."""
     rows = []
     pairs = _pairs(gaps)
-    for steps in sorted({steps for _, steps, _ in values}):
+    for setting in sorted({setting for _, setting, _ in values}):
         for better, worse in pairs:
-            seeds = sorted(s for c, n, s in values if c == better and n == steps
-                           and (worse, steps, s) in values)  # fmt: skip
+            seeds = sorted(s for c, n, s in values if c == better and n == setting
+                           and (worse, setting, s) in values)  # fmt: skip
             if not seeds:
                 continue
-            row = {"setting": steps, "gap": f"{better} − {worse}", "seeds": seeds}
+            row = {"setting": setting, "gap": f"{better} − {worse}", "seeds": seeds}
             for what in MEASURES:
-                a = [values[(better, steps, s)][what] for s in seeds]
-                b = [values[(worse, steps, s)][what] for s in seeds]
+                a = [values[(better, setting, s)][what] for s in seeds]
+                b = [values[(worse, setting, s)][what] for s in seeds]
                 diff = np.subtract(a, b)
                 row[what] = mean_sem_text(diff)
                 if what == "mean over days" and len(seeds) > 1:
