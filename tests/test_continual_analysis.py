@@ -201,3 +201,22 @@ def test_a_gap_larger_on_the_means_alone_is_not_met(tmp_path, load_script):
     gap = module.analyse(runs, paper, SEEDS)["acceptance"][2]
     assert np.mean(gap["details"]["class_incremental"]) > np.mean(gap["details"]["paper"])
     assert gap["details"]["p"] > .05 and gap["met"] is False
+
+
+def test_gaps_without_spread_in_either_scenario_are_compared_exactly(tmp_path, load_script):
+    """Regression: a ceiling that ends where round-robin does on every seed, in both scenarios,
+    left both gaps constant, and Welch's t (undefined then) stopped the whole analysis."""
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {("none", "base"): 0.0, ("generative", "base"): 0.3,
+                  ("round-robin", "base"): 0.3, ("oracle", "base"): 0.3})  # fmt: skip
+    paper = tmp_path / "paper"
+    for seed in SEEDS:  # the paper gap is exactly 0.0 on every seed too
+        for condition in ("oracle", "round-robin"):
+            folder = paper / condition / f"seed_{seed}"
+            folder.mkdir(parents=True)
+            (folder / "config.json").write_text("{}")
+            (folder / "results.jsonl").write_text(json.dumps({"test_accuracy": 0.8}) + "\n")
+    gap = module.analyse(runs, paper, SEEDS)["acceptance"][2]
+    assert gap["met"] is False and "no spread in either" in gap["ours"]
+    assert np.allclose(gap["details"]["class_incremental"], 0.0)
