@@ -277,17 +277,17 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
     )
     findings = [interaction, early, room, same, rises, below]
     if none is not None and generative is not None:
-        none, generative_f2 = _on_common_seeds(none, generative)
-        both = _stack(none, generative_f2)
+        none_f2, generative_f2 = _on_common_seeds(none, generative)
+        both = _stack(none_f2, generative_f2)
         tests = mixed_anova(both, "test_accuracy", "day", "label", "subject")
         interaction.ours = paper_style(tests["interaction"]) + (
             f"; condition {paper_style(tests['label'])}"
         )
         interaction.reproduced = "yes" if tests["interaction"].p < ALPHA else "no"
-        significant = _days_where(generative_f2, none, better=True)
+        significant = _days_where(generative_f2, none_f2, better=True)
         early.ours = "days " + (", ".join(map(str, significant)) if significant else "none")
         early.reproduced = "yes" if significant and max(significant) <= 10 else "no"
-        gain = _relative_gain(generative_f2, none)
+        gain = _relative_gain(generative_f2, none_f2)
         start = 2 * gain.shape[1] // 3  # the last third of the course
         room.ours = (
             f"days 1–5 {_mean_text(gain[:, :5].mean(1))}, days {start + 1}–{gain.shape[1]} "
@@ -299,22 +299,22 @@ def f2_f4(runs: Path, seeds: int, days: int = 30) -> list[Finding]:
         for finding in (interaction, early, room):
             finding.details = {"waiting_for": _missing(days, none=none, generative=generative)}
     if generative is not None and veridical is not None:
-        generative_f3, veridical = _on_common_seeds(generative, veridical)
-        tests = mixed_anova(_stack(generative_f3, veridical), "test_accuracy", "day", "label",
+        generative_f3, veridical_f3 = _on_common_seeds(generative, veridical)
+        tests = mixed_anova(_stack(generative_f3, veridical_f3), "test_accuracy", "day", "label",
                             "subject")  # fmt: skip
-        gap = _mean_text(_final(generative_f3) - _final(veridical))
+        gap = _mean_text(_final(generative_f3) - _final(veridical_f3))
         same.ours = paper_style(tests["label"]) + f"; final generative − veridical {gap}"
         same.reproduced = "yes" if tests["label"].p >= ALPHA else "no"
     else:
         same.details = {"waiting_for": _missing(days, generative=generative, veridical=veridical)}
     if continuous is not None and generative is not None:
-        continuous, generative_f4 = _on_common_seeds(continuous, generative)
-        first = continuous[continuous["day"] == 1].set_index("seed")["test_accuracy"]
-        last = continuous[continuous["day"] == days].set_index("seed")["test_accuracy"]
+        continuous_f4, generative_f4 = _on_common_seeds(continuous, generative)
+        first = continuous_f4[continuous_f4["day"] == 1].set_index("seed")["test_accuracy"]
+        last = continuous_f4[continuous_f4["day"] == days].set_index("seed")["test_accuracy"]
         result = paired_t(last.to_numpy(), first.loc[last.index].to_numpy())
         rises.ours = f"{_mean_text(first)} → {_mean_text(last)}; {paper_style(result)}"
         rises.reproduced = "yes" if result.p < ALPHA and result.statistic > 0 else "no"
-        lower = _days_where(continuous, generative_f4, better=False)
+        lower = _days_where(continuous_f4, generative_f4, better=False)
         late = list(range(9, days + 1))
         below.ours = f"significantly below on {len(set(lower) & set(late))} of days 9–{days}" + (
             f" (not on {sorted(set(late) - set(lower))})" if set(late) - set(lower) else ""
