@@ -220,3 +220,22 @@ def test_gaps_without_spread_in_either_scenario_are_compared_exactly(tmp_path, l
     gap = module.analyse(runs, paper, SEEDS)["acceptance"][2]
     assert gap["met"] is False and "no spread in either" in gap["ours"]
     assert np.allclose(gap["details"]["class_incremental"], 0.0)
+
+
+def test_a_sweep_that_set_a_knob_for_every_cell_is_read_from_its_own_folder(tmp_path, load_script):
+    """A sweep with ``[set]`` keeps the preset's sampler under the setting's folder, not
+    ``base``: ``--base`` names it, and ``base`` alone would leave every group waiting."""
+    module = load_script("benchmarks/continual/analyze.py")
+    runs, variant = tmp_path / "ci", "sampler.samples_per_class=240"
+    _sweep(runs, {("none", variant): 0.0, ("generative", variant): 0.3})
+    assert "generative/base" in module.analyse(runs, None, SEEDS)["waiting"]
+    result = module.analyse(runs, None, SEEDS, base=variant)
+    assert f"generative/{variant}" not in result["waiting"]
+    assert "generative/base" not in result["waiting"]
+    forgotten, generative, _ = result["acceptance"]
+    assert forgotten["met"] and generative["met"]
+    kept = result["groups"]["generative/gaussian"]["first_50pct_accuracy"]
+    assert np.allclose(kept, [0.3, 0.31, 0.32])
+    assert "sampler.kind=cvae" in " ".join(result["waiting"])  # other samplers keep their names
+    with pytest.raises(ValueError, match="base"):
+        module.analyse(runs, None, SEEDS, base="")

@@ -67,21 +67,26 @@ GRID_SAMPLERS = ("gaussian", "cvae", "cvae-repulsion", "recall")
 """The samplers of the sampler x schedule grid (every replaying schedule)."""
 
 
-def variant_of(sampler: str) -> str:
-    """The sweep's folder name of a sampler's cells (``base``: the preset's Gaussian)."""
-    return VARIANTS[sampler]
+def variant_of(sampler: str, base: str = "base") -> str:
+    """The sweep's folder name of a sampler's cells.
+
+    ``base`` is the preset's own (Gaussian) sampler's: ``base`` in a plain sweep, the setting
+    (``sampler.samples_per_class=240``) in one whose ``[set]`` changed every cell.
+    """
+    return base if sampler == "gaussian" else VARIANTS[sampler]
 
 
-def group_folder(runs: Path, condition: str, sampler: str) -> Path:
+def group_folder(runs: Path, condition: str, sampler: str, base: str = "base") -> Path:
     """Where a (condition, sampler) group's seeds lie in the sweep folder."""
-    return runs / condition / variant_of(sampler)
+    return runs / condition / variant_of(sampler, base)
 
 
-def load_group(runs: Path, condition: str, sampler: str, seeds: tuple[int, ...]) -> dict | None:
+def load_group(runs: Path, condition: str, sampler: str, seeds: tuple[int, ...],
+               base: str = "base") -> dict | None:  # fmt: skip
     """Per seed, the course's records; None until every seed has finished."""
     courses = {}
     for seed in seeds:
-        run = group_folder(runs, condition, sampler) / f"seed_{seed}"
+        run = group_folder(runs, condition, sampler, base) / f"seed_{seed}"
         if not is_run_dir(run):
             return None
         courses[seed] = load_records(run)
@@ -351,21 +356,24 @@ def figures(groups: dict, out: Path) -> list[Path]:
 
 
 def analyse(runs: Path, paper_runs: Path | None = None,
-            seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None) -> dict:  # fmt: skip
+            seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None,
+            base: str = "base") -> dict:  # fmt: skip
     """Every group, the acceptance and the claims; written to ``out`` (default: ``runs``)."""
     if not runs.is_dir():
         raise FileNotFoundError(f"{runs}: no such sweep folder")
+    if not base or "/" in base:
+        raise ValueError(f"base must name one folder of the sweep (e.g. 'base'), got {base!r}")
     out = runs if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     groups, waiting = {}, []
     for sampler in SAMPLERS:
         for condition in SCHEDULES[sampler]:
             optional = (condition, sampler) in OPTIONAL
-            if optional and not group_folder(runs, condition, sampler).is_dir():
+            if optional and not group_folder(runs, condition, sampler, base).is_dir():
                 continue
-            courses = load_group(runs, condition, sampler, seeds)
+            courses = load_group(runs, condition, sampler, seeds, base)
             if courses is None:
-                waiting.append(f"{condition}/{variant_of(sampler)}")
+                waiting.append(f"{condition}/{variant_of(sampler, base)}")
             else:
                 groups[(condition, sampler)] = courses
     gaps = {c: paper_oracle_gap(paper_runs, seeds, c) for c in ("oracle", "oracle-night")}
@@ -375,6 +383,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
     anova = sampler_schedule_anova(groups)
     result = {
         "seeds": list(seeds),
+        "base": base,
         "groups": {
             f"{c}/{s}": {m: last(courses, m).tolist() for m in METRICS}
             for (c, s), courses in groups.items()
@@ -386,7 +395,8 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         "figures": [p.name for p in paths],
     }
     lines = [
-        f"Class-incremental results in `{runs}`: seeds {list(seeds)}, test split, mean ± s.e.m.",
+        f"Class-incremental results in `{runs}`: seeds {list(seeds)}, test split, mean ± s.e.m."
+        + ("" if base == "base" else f" The Gaussian sampler's cells: `{base}`."),
         "",
         *results_table(groups, waiting),
         "",
@@ -411,7 +421,8 @@ def analyse(runs: Path, paper_runs: Path | None = None,
 
 
 def main(runs: Path, paper_runs: Path | None = None,
-         seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None) -> None:  # fmt: skip
+         seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None,
+         base: str = "base") -> None:  # fmt: skip
     """Analyse a class-incremental sweep folder and print the table.
 
     Args:
@@ -420,8 +431,10 @@ def main(runs: Path, paper_runs: Path | None = None,
             ``runs`` folder) for the oracle-gap comparison.
         seeds: The seeds every group must have.
         out: Where the tables and figures go (default: ``runs``), e.g. for another set of seeds.
+        base: The folder of the preset's Gaussian sampler's cells: ``base``, or the setting a
+            sweep's ``[set]`` gave every cell (``sampler.samples_per_class=240``).
     """
-    analyse(runs, paper_runs, seeds, out)
+    analyse(runs, paper_runs, seeds, out, base)
     print(((out or runs) / "continual.md").read_text())
 
 
