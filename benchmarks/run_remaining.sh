@@ -246,6 +246,28 @@ step "fmnist frozen night-length screen" sweep \
 step "fmnist frozen night-length table" "$PY" benchmarks/calibration/night_length.py \
   --runs "$O" --knob sampler.samples_per_class \
   --gaps generative:none oracle-night:round-robin round-robin:none --out "$O/choice_nights.md"
+# ... and between 180 and 360 (the second screen), then the chosen 240 on the test split with
+# the night-level and the greedy oracle (and the greedy oracle on the paper scenario's side).
+O="$R/calibration_fmnist/class_incremental_frozen/choice_nights_between"
+step "fmnist frozen night-length screen 240-300" sweep \
+  --config benchmarks/calibration/fmnist_frozen_choice_nights_between.toml --out "$O"
+step "fmnist frozen night-length table 240-300" "$PY" benchmarks/calibration/night_length.py \
+  --runs "$O" --knob sampler.samples_per_class \
+  --gaps generative:none oracle-night:round-robin round-robin:none --out "$O/choice_nights.md"
+O="$R/continual/fashion-mnist-frozen-240-nights"
+step "continual fmnist frozen, 240-sample nights" sweep \
+  --config benchmarks/continual/fashion_mnist_frozen_240_nights.toml --out "$O"
+step "continual fmnist frozen, 240-sample nights, greedy oracle" sweep \
+  --config benchmarks/continual/fashion_mnist_frozen_240_nights_greedy.toml --out "$O"
+step "continual choice gap, paper scenario fmnist, greedy oracle" sweep \
+  --config benchmarks/continual/choice_gap_greedy_paper_fmnist.toml \
+  --out "$R/continual/choice-gap-paper-fmnist"
+step "continual fmnist frozen, 240-sample nights, analysis" "$PY" benchmarks/continual/analyze.py \
+  --runs "$O" --base sampler.samples_per_class=240 \
+  --paper-runs "$R/continual/choice-gap-paper-fmnist" --seeds 0 1 2 3 4 5 6 7 8 9
+step "continual fmnist frozen, 240-sample nights, analysis seeds 0-4" \
+  "$PY" benchmarks/continual/analyze.py --runs "$O" --base sampler.samples_per_class=240 \
+  --paper-runs "$R/continual/choice-gap-paper-fmnist" --seeds 0 1 2 3 4 --out "$O/seeds_0-4"
 # Issue 8 §3: F2-F4 with 10 seeds (none, veridical, continuous, round-robin; seeds 5-9).
 for preset in default fashion-mnist; do
   step "paper $preset F2-F4 seeds 5-9" sweep --config benchmarks/paper/days30_ten_seeds.toml \
