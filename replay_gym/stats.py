@@ -145,6 +145,24 @@ def welch_t(
     )
 
 
+def holm(pvalues: Sequence[float] | np.ndarray) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (statsmodels' ``multipletests``), in the input order.
+
+    For a family of comparisons against one reference (e.g. every selector against
+    round-robin): an adjusted p below alpha keeps the family-wise error rate at alpha.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    values = np.asarray(pvalues, dtype=np.float64)
+    if values.ndim != 1 or len(values) < 1:
+        raise ValueError(f"need at least one p-value in a 1-D array, got shape {values.shape}")
+    if np.isnan(values).any():
+        raise ValueError("p-values contain NaN")
+    if ((values < 0) | (values > 1)).any():
+        raise ValueError(f"p-values must lie between 0 and 1, got {values.tolist()}")
+    return [float(v) for v in multipletests(values, method="holm")[1]]
+
+
 def _check_columns(data: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:

@@ -239,3 +239,34 @@ def test_a_sweep_that_set_a_knob_for_every_cell_is_read_from_its_own_folder(tmp_
     assert "sampler.kind=cvae" in " ".join(result["waiting"])  # other samplers keep their names
     with pytest.raises(ValueError, match="base"):
         module.analyse(runs, None, SEEDS, base="")
+
+
+def test_selectors_against_round_robin_and_the_night_level_ceiling(tmp_path, load_script):
+    """Each selector's ACC against round-robin and oracle-night (paired t, Holm over the
+    selectors), and its share of the ceiling's gain, on courses with known ACC."""
+    from replay_gym.stats import holm
+
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {("none", "base"): 0.0, ("round-robin", "base"): 0.3,
+                  ("oracle-night", "base"): 0.6})  # fmt: skip
+    # ACC = (2 kept + 0.9) / 3: round-robin 0.5, oracle-night 0.7
+    for name, kept in (("weakest", (0.44, 0.45, 0.46)), ("random", (0.32, 0.29, 0.29))):
+        for seed, value in zip(SEEDS, kept, strict=True):
+            _write_run(runs / name / "base" / f"seed_{seed}", name, seed, value)
+    table = module.analyse(runs, None, SEEDS)["selectors"]
+    rows = {row["condition"]: row for row in table["rows"]}
+    assert list(rows) == ["weakest", "random"]  # registered order; absent selectors left out
+    assert rows["weakest"]["share_of_ceiling"] == pytest.approx(0.5)
+    assert rows["random"]["share_of_ceiling"] == pytest.approx(0.0, abs=1e-9)
+    assert rows["weakest"]["vs_round_robin"]["p"] < 0.05
+    raw = [rows[c]["vs_round_robin"]["p"] for c in rows]
+    assert [rows[c]["vs_round_robin"]["p_holm"] for c in rows] == pytest.approx(holm(raw))
+    assert all(rows[c]["vs_ceiling"]["difference"] < 0 for c in rows)
+    text = (runs / "continual.md").read_text()
+    assert "Selectors against round-robin and the night-level ceiling" in text
+    assert "| weakest | 0.600 ± 0.004 |" in text  # s.e.m. of ACC 0.593, 0.600, 0.607
+    # without the ceiling there is nothing to measure a share of
+    (runs / "oracle-night").rename(tmp_path / "away")
+    assert module.analyse(runs, None, SEEDS)["selectors"] is None
+    assert "Selectors against round-robin: not run" in (runs / "continual.md").read_text()

@@ -9,6 +9,7 @@ from replay_gym.stats import (
     Interval,
     LinearFit,
     StatResult,
+    holm,
     iqm,
     iqm_ci,
     linear_regression,
@@ -75,6 +76,23 @@ def test_welch_t_rejects_bad_input():
         welch_t([[1, 2], [3, 4]], [2, 3])
     with pytest.raises(ValueError, match="both constant"):
         welch_t([0.2, 0.2, 0.2], [0.02, 0.02])
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.03, 0.04 (m = 3): 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06
+    # (never below the one before); reported in the input order
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([0.02]) == pytest.approx([0.02])
+
+
+def test_holm_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one"):
+        holm([])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        holm([0.2, 1.5])
+    with pytest.raises(ValueError, match="NaN"):
+        holm([0.2, np.nan])
 
 
 def long_table(values: dict, columns: tuple[str, ...]) -> pd.DataFrame:

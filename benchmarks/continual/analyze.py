@@ -36,14 +36,18 @@ from replay_gym.atomic import atomic_write_text
 from replay_gym.cli import cli
 from replay_gym.plots import new_figure, save_figure
 from replay_gym.results import is_run_dir
+from replay_gym.stats import holm, paired_t, paper_style, rm_anova_two_way, welch_t
 from replay_gym.stats import mean_sem_text as text
-from replay_gym.stats import paired_t, paper_style, rm_anova_two_way, welch_t
 
 ALPHA = 0.05
 FORGOTTEN = 0.10
 CONDITIONS = ("none", "generative", "round-robin", "weakest", "regression", "oracle",
               "oracle-night")  # fmt: skip
 REPLAYING = ("generative", "round-robin", "weakest", "regression", "oracle")
+SELECTORS = ("weakest", "regression", "exp3s", "ucb1", "thompson", "epsilon-greedy", "random")
+"""The selectors compared with round-robin and the night-level ceiling (the leaderboard's rows
+but the discounted and SB3 ones), in the order of their table."""
+EXTRA_SELECTORS = tuple(s for s in SELECTORS if s not in CONDITIONS)
 SAMPLERS = ("gaussian", "cvae", "cvae-repulsion", "recall", "cvae-hard-targets")
 VARIANTS = {
     "gaussian": "base",
@@ -55,11 +59,12 @@ VARIANTS = {
 """Each sampler's folder in the sweep (``base``: the preset's Gaussian); ``cvae-hard-targets``
 is the cvae with hard labels for every replayed sample (default_frozen_cvae_targets.toml)."""
 SCHEDULES = {
-    "gaussian": CONDITIONS, "cvae": REPLAYING, "cvae-repulsion": REPLAYING, "recall": REPLAYING,
+    "gaussian": CONDITIONS + EXTRA_SELECTORS, "cvae": REPLAYING, "cvae-repulsion": REPLAYING, "recall": REPLAYING,
     "cvae-hard-targets": ("generative",),
 }  # fmt: skip
 """The conditions each sampler's grid runs (a group never run is not listed as waiting)."""
-OPTIONAL = {("oracle-night", "gaussian"), ("generative", "cvae-hard-targets")}
+OPTIONAL = {("oracle-night", "gaussian"), ("generative", "cvae-hard-targets"),
+            *((selector, "gaussian") for selector in EXTRA_SELECTORS)}  # fmt: skip
 """Groups added after the first grids: absent from a sweep folder, they are left out rather
 than listed as waiting."""
 METRICS = ("acc", "bwt", "forgetting", "first_20pct_accuracy", "first_50pct_accuracy")
@@ -310,6 +315,61 @@ def anova_lines(anova: dict | None) -> list[str]:
     ]
 
 
+def selector_table(groups: dict) -> dict | None:
+    """Each selector's ACC against round-robin and against the night-level ceiling.
+
+    Paired t-tests over seeds, Holm-adjusted over the selectors present (one family per
+    reference), and the share of the ceiling's gain, (selector − round-robin) / (oracle-night −
+    round-robin) on the mean ACC: 1 reaches the ceiling, 0 is round-robin. None without
+    round-robin, oracle-night or any selector (Gaussian sampler).
+    """
+    rr, top = groups.get(("round-robin", "gaussian")), groups.get(("oracle-night", "gaussian"))
+    present = [s for s in SELECTORS if (s, "gaussian") in groups]
+    if rr is None or top is None or not present:
+        return None
+    rr_acc, top_acc = last(rr, "acc"), last(top, "acc")
+    room = float(top_acc.mean() - rr_acc.mean())
+    rows = []
+    for selector in present:
+        acc = last(groups[(selector, "gaussian")], "acc")
+        row = {"condition": selector, "acc": acc.tolist(),
+               "share_of_ceiling": float(acc.mean() - rr_acc.mean()) / room if room else None}  # fmt: skip
+        for key, reference in (("vs_round_robin", rr_acc), ("vs_ceiling", top_acc)):
+            test = paired_t(acc, reference)
+            row[key] = {"difference": float((acc - reference).mean()),
+                        "text": f"{text(acc - reference)}, {paper_style(test)}",
+                        "t": test.statistic, "p": test.p}  # fmt: skip
+        rows.append(row)
+    for key in ("vs_round_robin", "vs_ceiling"):
+        for row, adjusted in zip(rows, holm([r[key]["p"] for r in rows]), strict=True):
+            row[key]["p_holm"] = adjusted
+    return {"round_robin": text(rr_acc), "ceiling": text(top_acc), "rows": rows}
+
+
+def selector_lines(table: dict | None) -> list[str]:
+    """The selector table as markdown (or why it has not run)."""
+    if table is None:
+        return ["Selectors against round-robin: not run (needs round-robin, oracle-night and at "
+                "least one selector)."]  # fmt: skip
+    lines = [
+        "Selectors against round-robin and the night-level ceiling (ACC; paired t over seeds, "
+        f"Holm-adjusted p over the {len(table['rows'])} selectors; round-robin "
+        f"{table['round_robin']}, oracle-night {table['ceiling']}):",
+        "",
+        "| selector | ACC | − round-robin | Holm p | − oracle-night | Holm p | share of the "
+        "ceiling's gain |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table["rows"]:
+        share = "–" if row["share_of_ceiling"] is None else f"{row['share_of_ceiling']:+.2f}"
+        lines.append(
+            f"| {row['condition']} | {text(np.array(row['acc']))} | "
+            f"{row['vs_round_robin']['text']} | {row['vs_round_robin']['p_holm']:.3f} | "
+            f"{row['vs_ceiling']['text']} | {row['vs_ceiling']['p_holm']:.3f} | {share} |"
+        )
+    return lines
+
+
 def check_rows(checks: list[Check]) -> list[str]:
     """Markdown rows of a checks table."""
     lines = ["| check | target | ours | met |", "|---|---|---|---|"]
@@ -381,6 +441,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
     seed_claims = claims(groups)
     paths = figures(groups, out)
     anova = sampler_schedule_anova(groups)
+    selectors = selector_table(groups)
     result = {
         "seeds": list(seeds),
         "base": base,
@@ -392,6 +453,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         "acceptance": [vars(c) for c in checks],
         "claims": [vars(c) for c in seed_claims],
         "sampler_schedule_anova": anova,
+        "selectors": selectors,
         "figures": [p.name for p in paths],
     }
     lines = [
@@ -405,6 +467,8 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         *acc_grid(groups),
         "",
         *anova_lines(anova),
+        "",
+        *selector_lines(selectors),
         "",
         "Acceptance (issue 11 §1):",
         "",
