@@ -262,6 +262,8 @@ step "continual fmnist frozen, 240-sample nights, greedy oracle" sweep \
 step "continual choice gap, paper scenario fmnist, greedy oracle" sweep \
   --config benchmarks/continual/choice_gap_greedy_paper_fmnist.toml \
   --out "$R/continual/choice-gap-paper-fmnist"
+step "continual fmnist frozen, 240-sample nights, every selector" sweep \
+  --config benchmarks/continual/fashion_mnist_frozen_240_nights_selectors.toml --out "$O"
 step "continual fmnist frozen, 240-sample nights, analysis" "$PY" benchmarks/continual/analyze.py \
   --runs "$O" --base sampler.samples_per_class=240 \
   --paper-runs "$R/continual/choice-gap-paper-fmnist" --seeds 0 1 2 3 4 5 6 7 8 9

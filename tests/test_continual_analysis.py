@@ -17,9 +17,9 @@ def _matrix(diagonal: float, kept: float) -> list[list[float | None]]:
     ]
 
 
-def _write_run(folder, condition, seed, kept, first_20=None):
+def _write_run(folder, condition, seed, kept, first_20=None, replace=False):
     """A finished class-incremental course (one day per task) keeping ``kept`` of old tasks."""
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=replace)
     (folder / "config.json").write_text(json.dumps({"condition": condition, "preset": "t"}))
     matrix = _matrix(0.9, kept)
     lines = []
@@ -266,6 +266,17 @@ def test_selectors_against_round_robin_and_the_night_level_ceiling(tmp_path, loa
     text = (runs / "continual.md").read_text()
     assert "Selectors against round-robin and the night-level ceiling" in text
     assert "| weakest | 0.600 ± 0.004 |" in text  # s.e.m. of ACC 0.593, 0.600, 0.607
+    # Holm p against the ceiling as the tables write it (weakest p = .0015, random's .0011
+    # doubled: .002), then the share of the ceiling's gain
+    assert "| .002 | +0.50 |" in text
+    # a ceiling that does not beat round-robin leaves no gain to take a share of
+    for seed, kept in zip(SEEDS, (0.29, 0.31, 0.30), strict=True):
+        _write_run(runs / "oracle-night" / "base" / f"seed_{seed}", "oracle-night", seed, kept,
+                   replace=True)  # fmt: skip
+    table = module.analyse(runs, None, SEEDS)["selectors"]
+    assert not table["ceiling_above_round_robin"]
+    assert all(row["share_of_ceiling"] is None for row in table["rows"])
+    assert "the ceiling does not beat round-robin" in (runs / "continual.md").read_text()
     # without the ceiling there is nothing to measure a share of
     (runs / "oracle-night").rename(tmp_path / "away")
     assert module.analyse(runs, None, SEEDS)["selectors"] is None

@@ -320,15 +320,23 @@ def selector_table(groups: dict) -> dict | None:
 
     Paired t-tests over seeds, Holm-adjusted over the selectors present (one family per
     reference), and the share of the ceiling's gain, (selector − round-robin) / (oracle-night −
-    round-robin) on the mean ACC: 1 reaches the ceiling, 0 is round-robin. None without
-    round-robin, oracle-night or any selector (Gaussian sampler).
+    round-robin) on the mean ACC: 1 reaches the ceiling, 0 is round-robin. The share is given
+    only where the ceiling beats round-robin (paired t, p < .05; exactly, where the gap has no
+    spread): a ratio over a gap that may be noise says nothing. None without round-robin,
+    oracle-night or any selector (Gaussian sampler).
     """
     rr, top = groups.get(("round-robin", "gaussian")), groups.get(("oracle-night", "gaussian"))
     present = [s for s in SELECTORS if (s, "gaussian") in groups]
     if rr is None or top is None or not present:
         return None
     rr_acc, top_acc = last(rr, "acc"), last(top, "acc")
-    room = float(top_acc.mean() - rr_acc.mean())
+    gap = top_acc - rr_acc
+    if np.ptp(gap) == 0:
+        room_text, above = f"{text(gap)} (no spread: exact)", bool(gap.mean() > 0)
+    else:
+        test = paired_t(top_acc, rr_acc)
+        room_text, above = f"{text(gap)}, {paper_style(test)}", bool(gap.mean() > 0 and test.p < ALPHA)
+    room = float(gap.mean()) if above else None
     rows = []
     for selector in present:
         acc = last(groups[(selector, "gaussian")], "acc")
@@ -343,7 +351,8 @@ def selector_table(groups: dict) -> dict | None:
     for key in ("vs_round_robin", "vs_ceiling"):
         for row, adjusted in zip(rows, holm([r[key]["p"] for r in rows]), strict=True):
             row[key]["p_holm"] = adjusted
-    return {"round_robin": text(rr_acc), "ceiling": text(top_acc), "rows": rows}
+    return {"round_robin": text(rr_acc), "ceiling": text(top_acc), "ceiling_gain": room_text,
+            "ceiling_above_round_robin": above, "rows": rows}  # fmt: skip
 
 
 def selector_lines(table: dict | None) -> list[str]:
@@ -354,7 +363,10 @@ def selector_lines(table: dict | None) -> list[str]:
     lines = [
         "Selectors against round-robin and the night-level ceiling (ACC; paired t over seeds, "
         f"Holm-adjusted p over the {len(table['rows'])} selectors; round-robin "
-        f"{table['round_robin']}, oracle-night {table['ceiling']}):",
+        f"{table['round_robin']}, oracle-night {table['ceiling']}; oracle-night − round-robin "
+        f"{table['ceiling_gain']}"
+        + ("):" if table["ceiling_above_round_robin"] else
+           ": the ceiling does not beat round-robin, so no share of its gain is given):"),
         "",
         "| selector | ACC | − round-robin | Holm p | − oracle-night | Holm p | share of the "
         "ceiling's gain |",
@@ -364,10 +376,15 @@ def selector_lines(table: dict | None) -> list[str]:
         share = "–" if row["share_of_ceiling"] is None else f"{row['share_of_ceiling']:+.2f}"
         lines.append(
             f"| {row['condition']} | {text(np.array(row['acc']))} | "
-            f"{row['vs_round_robin']['text']} | {row['vs_round_robin']['p_holm']:.3f} | "
-            f"{row['vs_ceiling']['text']} | {row['vs_ceiling']['p_holm']:.3f} | {share} |"
+            f"{row['vs_round_robin']['text']} | {_p(row['vs_round_robin']['p_holm'])} | "
+            f"{row['vs_ceiling']['text']} | {_p(row['vs_ceiling']['p_holm'])} | {share} |"
         )
     return lines
+
+
+def _p(p: float) -> str:
+    """A p-value as the tables write it (``<.001``, ``.028``)."""
+    return "<.001" if p < 0.001 else f"{p:.3f}".removeprefix("0")
 
 
 def check_rows(checks: list[Check]) -> list[str]:
