@@ -28,6 +28,11 @@ def test_run_then_add_a_user_selector_row(tmp_path, load_script, monkeypatch):
     text = board.main(board.Add(name="my-weakest", imports=("my_selectors",), presets=("smoke",),
                                 seeds=(0, 1), out=tmp_path))  # fmt: skip
     assert "| my-weakest | 2 |" in text
+    # regression: with --workers 2 the cells run in spawned processes, which must import the
+    # user's module too (they failed with "unknown condition 'my-weakest'")
+    text = board.main(board.Add(name="my-weakest", imports=("my_selectors",), presets=("smoke",),
+                                seeds=(0, 1, 2), out=tmp_path, workers=2))  # fmt: skip
+    assert "| my-weakest | 3 |" in text
     sys.modules.pop("my_selectors", None)
     with pytest.raises(SystemExit, match="not a registered selector"):
         board.main(board.Add(name="nobody", presets=("smoke",), seeds=(0,), out=tmp_path))

@@ -82,20 +82,23 @@ def board_dir(out: Path, preset: str) -> Path:
 
 def row_cells(
     preset: str, row: str, seeds: tuple[int, ...], selector: str | None = None,
-    agent: dict[str, str] | None = None,
+    agent: dict[str, str] | None = None, imports: tuple[str, ...] = (),
 ) -> list[dict]:
     """One row's cells, ``OUT/<preset>/<row>/base/seed_<k>``: ``selector`` (default: the row's
-    name) with the selector arguments ``agent`` (as ``run --agent`` takes them)."""
+    name) with the selector arguments ``agent`` (as ``run --agent`` takes them); each cell's
+    process imports ``imports`` first (where a user's selector registers itself)."""
     cells = []
     for seed in seeds:
         cell = Cell(selector or row, seed, preset, agent=tuple(sorted((agent or {}).items())))
-        cells.append({**cell.to_dict(), "dir": str(Path(row) / "base" / f"seed_{seed}")})
+        extra = {"imports": list(imports)} if imports else {}
+        cells.append({**cell.to_dict(), "dir": str(Path(row) / "base" / f"seed_{seed}"), **extra})
     return cells
 
 
 def run_rows(
     out: Path, preset: str, rows: tuple[str, ...], seeds: tuple[int, ...], threads: int,
     workers: int = 1, selector: str | None = None, agent: dict[str, str] | None = None,
+    imports: tuple[str, ...] = (),
 ) -> list[dict]:
     """Run (or skip, or resume) each row's cells on ``seeds``, ``workers`` at once; the outcomes.
 
@@ -103,7 +106,7 @@ def run_rows(
     ``selector`` and ``agent`` (see :func:`row_cells`) apply to every row. A row whose finished
     cells ran another selector or other arguments is refused before anything runs.
     """
-    cells = [c for row in rows for c in row_cells(preset, row, seeds, selector, agent)]
+    cells = [c for row in rows for c in row_cells(preset, row, seeds, selector, agent, imports)]
     try:
         cells = pending(cells, board_dir(out, preset))
     except ValueError as error:
@@ -520,7 +523,8 @@ def main(command: Run | Add | AddSB3 | Build) -> str:
         row = check_row(command)
         for preset in command.presets:
             run_rows(command.out, preset, (row,), command.seeds, command.threads,
-                     command.workers, selector=command.name, agent=command.agent)
+                     command.workers, selector=command.name, agent=command.agent,
+                     imports=command.imports)  # fmt: skip
     elif isinstance(command, AddSB3):
         for preset in command.presets:
             train_and_run_sb3(command.out, preset, command.algo, command.timesteps,

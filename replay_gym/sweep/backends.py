@@ -55,8 +55,12 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
     """Run one cell (a :meth:`Cell.to_dict`) into ``sweep_dir``; never raises for the cell's error.
 
     A cell whose done marker exists is skipped. An unfinished one (a ``.partial`` left by a
-    killed run) is resumed from its last checkpoint, or started again when it has none.
+    killed run) is resumed from its last checkpoint, or started again when it has none. The
+    modules a cell lists under ``imports`` (where a user's selector or sampler registers
+    itself) are imported first: a spawned worker, a Slurm job or a Ray task starts without them.
     """
+    import importlib
+
     import torch
 
     from replay_gym.rundir import CHECKPOINT, staging_path
@@ -68,6 +72,8 @@ def run_cell(cell: dict[str, Any], sweep_dir: str, threads: int) -> dict[str, An
         return CellOutcome(cell["dir"], "skipped").__dict__
     started = time.perf_counter()
     try:
+        for module in cell.get("imports", ()):
+            importlib.import_module(module)
         torch.set_num_threads(threads)
         spec = Cell(
             condition=cell["condition"], seed=cell["seed"], preset=cell["preset"],

@@ -36,6 +36,9 @@ class SweepArgs:
     """Selector arguments for every cell, e.g. --agent discount 0.9 (added to the file's
     [agent]; as `run --agent` takes them). Not part of a cell's folder name: give each setting
     its own --out."""
+    imports: tuple[str, ...] = ()
+    """Modules to import first, here and in every cell's process (where your own selector or
+    sampler registers itself), e.g. --imports my_package.selectors."""
     backend: Literal["local", "submitit", "ray"] = "local"
     """Where cells run: a local process pool, Slurm via submitit, or Ray."""
     workers: int = 1
@@ -88,7 +91,10 @@ def sweep(args: SweepArgs, *, stream: TextIO | None = None) -> list[dict]:
     """Run every unfinished cell; returns the outcomes. Raises SystemExit(1) if any failed."""
     stream = stream or sys.stdout
     args.validate()
+    _import_all(args.imports)
     cells = [cell.to_dict() for cell in args.spec().cells()]
+    if args.imports:  # the cells' processes import them too (spawned: nothing inherited)
+        cells = [{**cell, "imports": list(args.imports)} for cell in cells]
     todo = pending(cells, args.out)
     if args.dry_run:
         for cell in cells:
@@ -126,6 +132,20 @@ def sweep(args: SweepArgs, *, stream: TextIO | None = None) -> list[dict]:
                          "retry them (finished cells are skipped)")
     print(f"all {len(cells)} cells finished in {args.out}", file=stream)
     return outcomes
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (where selectors and samplers register), naming the one that fails.
+
+    Done before any cell runs, so that a misspelt module stops the sweep at once.
+    """
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:
+            raise ValueError(f"--imports {module}: {type(error).__name__}: {error}") from error
 
 
 def _stopped(stopped: list[dict], failed: list[dict]) -> RunInterrupted:

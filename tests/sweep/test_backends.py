@@ -94,6 +94,35 @@ def test_ray_local_cluster_writes_the_same_layout(tmp_path):
     assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
 
 
+@pytest.mark.slow
+def test_a_users_selector_runs_in_spawned_workers_with_imports(tmp_path, monkeypatch):
+    """Regression: spawned pool workers did not import the module that registers a user's
+    selector, so its cells failed with "unknown condition"; ``imports`` reaches every cell."""
+    import sys
+
+    (tmp_path / "my_sweep_selectors.py").write_text(
+        "from replay_gym.agents import make_selector, register_selector\n"
+        "register_selector('my-random', lambda **kw: make_selector('random', **kw),"
+        " overwrite=True)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        args = _args(tmp_path, conditions=("my-random",), workers=2,
+                     imports=("my_sweep_selectors",))  # fmt: skip
+        outcomes = sweep(args)
+        assert sorted(o["status"] for o in outcomes) == ["done", "done"]
+        cells = json.loads((args.out / "sweep.json").read_text())["cells"]
+        assert all(cell["imports"] == ["my_sweep_selectors"] for cell in cells)
+    finally:
+        sys.modules.pop("my_sweep_selectors", None)
+
+
+def test_an_import_that_fails_is_named_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="--imports no_such_module_here: "):
+        sweep(_args(tmp_path, imports=("no_such_module_here",)))
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="--workers"):
         sweep(_args(tmp_path, workers=0))
