@@ -269,6 +269,15 @@ def test_selectors_against_round_robin_and_the_night_level_ceiling(tmp_path, loa
     # Holm p against the ceiling as the tables write it (weakest p = .0015, random's .0011
     # doubled: .002), then the share of the ceiling's gain
     assert "| .002 | +0.50 |" in text
+    # a user's selector, run into the same folder, joins the table by name
+    for seed, kept in zip(SEEDS, (0.5, 0.6, 0.55), strict=True):
+        _write_run(runs / "my-selector" / "base" / f"seed_{seed}", "my-selector", seed, kept)
+    assert "my-selector" not in {r["condition"] for r in module.analyse(runs, None, SEEDS)[
+        "selectors"]["rows"]}  # fmt: skip
+    table = module.analyse(runs, None, SEEDS, selectors=("my-selector",))["selectors"]
+    assert [row["condition"] for row in table["rows"]] == ["weakest", "random", "my-selector"]
+    with pytest.raises(FileNotFoundError, match="--selectors nobody: no folder"):
+        module.analyse(runs, None, SEEDS, selectors=("nobody",))
     # a ceiling that does not beat round-robin leaves no gain to take a share of
     for seed, kept in zip(SEEDS, (0.29, 0.31, 0.30), strict=True):
         _write_run(runs / "oracle-night" / "base" / f"seed_{seed}", "oracle-night", seed, kept,

@@ -315,7 +315,7 @@ def anova_lines(anova: dict | None) -> list[str]:
     ]
 
 
-def selector_table(groups: dict) -> dict | None:
+def selector_table(groups: dict, selectors: tuple[str, ...] = SELECTORS) -> dict | None:
     """Each selector's ACC against round-robin and against the night-level ceiling.
 
     Paired t-tests over seeds, Holm-adjusted over the selectors present (one family per
@@ -326,7 +326,7 @@ def selector_table(groups: dict) -> dict | None:
     oracle-night or any selector (Gaussian sampler).
     """
     rr, top = groups.get(("round-robin", "gaussian")), groups.get(("oracle-night", "gaussian"))
-    present = [s for s in SELECTORS if (s, "gaussian") in groups]
+    present = [s for s in selectors if (s, "gaussian") in groups]
     if rr is None or top is None or not present:
         return None
     rr_acc, top_acc = last(rr, "acc"), last(top, "acc")
@@ -434,8 +434,11 @@ def figures(groups: dict, out: Path) -> list[Path]:
 
 def analyse(runs: Path, paper_runs: Path | None = None,
             seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None,
-            base: str = "base") -> dict:  # fmt: skip
-    """Every group, the acceptance and the claims; written to ``out`` (default: ``runs``)."""
+            base: str = "base", selectors: tuple[str, ...] = ()) -> dict:  # fmt: skip
+    """Every group, the acceptance and the claims; written to ``out`` (default: ``runs``).
+
+    ``selectors`` adds your own (by condition name, Gaussian sampler) to the selector table.
+    """
     if not runs.is_dir():
         raise FileNotFoundError(f"{runs}: no such sweep folder")
     if not base or "/" in base:
@@ -453,12 +456,22 @@ def analyse(runs: Path, paper_runs: Path | None = None,
                 waiting.append(f"{condition}/{variant_of(sampler, base)}")
             else:
                 groups[(condition, sampler)] = courses
+    extra = tuple(s for s in selectors if s not in SCHEDULES["gaussian"])
+    for selector in extra:
+        if not group_folder(runs, selector, "gaussian", base).is_dir():
+            raise FileNotFoundError(f"--selectors {selector}: no folder "
+                                    f"{group_folder(runs, selector, 'gaussian', base)}")  # fmt: skip
+        courses = load_group(runs, selector, "gaussian", seeds, base)
+        if courses is None:
+            waiting.append(f"{selector}/{base}")
+        else:
+            groups[(selector, "gaussian")] = courses
     gaps = {c: paper_oracle_gap(paper_runs, seeds, c) for c in ("oracle", "oracle-night")}
     checks = acceptance(groups, gaps)
     seed_claims = claims(groups)
     paths = figures(groups, out)
     anova = sampler_schedule_anova(groups)
-    selectors = selector_table(groups)
+    selector_rows = selector_table(groups, SELECTORS + extra)
     result = {
         "seeds": list(seeds),
         "base": base,
@@ -470,7 +483,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         "acceptance": [vars(c) for c in checks],
         "claims": [vars(c) for c in seed_claims],
         "sampler_schedule_anova": anova,
-        "selectors": selectors,
+        "selectors": selector_rows,
         "figures": [p.name for p in paths],
     }
     lines = [
@@ -485,7 +498,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         "",
         *anova_lines(anova),
         "",
-        *selector_lines(selectors),
+        *selector_lines(selector_rows),
         "",
         "Acceptance (issue 11 §1):",
         "",
@@ -503,7 +516,7 @@ def analyse(runs: Path, paper_runs: Path | None = None,
 
 def main(runs: Path, paper_runs: Path | None = None,
          seeds: tuple[int, ...] = (0, 1, 2, 3, 4), out: Path | None = None,
-         base: str = "base") -> None:  # fmt: skip
+         base: str = "base", selectors: tuple[str, ...] = ()) -> None:  # fmt: skip
     """Analyse a class-incremental sweep folder and print the table.
 
     Args:
@@ -514,8 +527,9 @@ def main(runs: Path, paper_runs: Path | None = None,
         out: Where the tables and figures go (default: ``runs``), e.g. for another set of seeds.
         base: The folder of the preset's Gaussian sampler's cells: ``base``, or the setting a
             sweep's ``[set]`` gave every cell (``sampler.samples_per_class=240``).
+        selectors: Your own selectors (condition names) to add to the selector table.
     """
-    analyse(runs, paper_runs, seeds, out, base)
+    analyse(runs, paper_runs, seeds, out, base, selectors)
     print(((out or runs) / "continual.md").read_text())
 
 
