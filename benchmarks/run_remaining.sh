@@ -239,21 +239,17 @@ for folder in choice-gap-fmnist choice-gap-fmnist-frozen; do
     --seeds 0 1 2 3 4 5 6 7 8 9
 done
 # Issue 11 §1: a night length on Fashion-MNIST-frozen where replay and its choice both matter?
-# (validation screen, registered rule in the TOML).
-O="$R/calibration_fmnist/class_incremental_frozen/choice_nights"
-step "fmnist frozen night-length screen" sweep \
-  --config benchmarks/calibration/fmnist_frozen_choice_nights.toml --out "$O"
-step "fmnist frozen night-length table" "$PY" benchmarks/calibration/night_length.py \
-  --runs "$O" --knob sampler.samples_per_class \
-  --gaps generative:none oracle-night:round-robin round-robin:none --out "$O/choice_nights.md"
-# ... and between 180 and 360 (the second screen), then the chosen 240 on the test split with
-# the night-level and the greedy oracle (and the greedy oracle on the paper scenario's side).
-O="$R/calibration_fmnist/class_incremental_frozen/choice_nights_between"
-step "fmnist frozen night-length screen 240-300" sweep \
-  --config benchmarks/calibration/fmnist_frozen_choice_nights_between.toml --out "$O"
-step "fmnist frozen night-length table 240-300" "$PY" benchmarks/calibration/night_length.py \
-  --runs "$O" --knob sampler.samples_per_class \
-  --gaps generative:none oracle-night:round-robin round-robin:none --out "$O/choice_nights.md"
+# (validation screens, registered rule in the TOMLs: 180-900, then between 180 and 360).
+for screen in choice_nights choice_nights_between; do
+  O="$R/calibration_fmnist/class_incremental_frozen/$screen"
+  step "fmnist frozen night-length screen $screen" sweep \
+    --config "benchmarks/calibration/fmnist_frozen_$screen.toml" --out "$O"
+  step "fmnist frozen night-length table $screen" "$PY" benchmarks/calibration/night_length.py \
+    --runs "$O" --knob sampler.samples_per_class \
+    --gaps generative:none oracle-night:round-robin round-robin:none --out "$O/choice_nights.md"
+done
+# Then the chosen 240 on the test split with the night-level and the greedy oracle (and the
+# greedy oracle on the paper scenario's side), and every selector.
 O="$R/continual/fashion-mnist-frozen-240-nights"
 step "continual fmnist frozen, 240-sample nights" sweep \
   --config benchmarks/continual/fashion_mnist_frozen_240_nights.toml --out "$O"
