@@ -219,6 +219,9 @@ step "continual choice gap, every block" sweep --config "$C" --preset class-incr
   --out "$R/continual/default"
 step "continual choice gap, paper scenario" sweep --config "$C" --preset default \
   --out "$R/continual/choice-gap-paper"
+step "continual choice gap, frozen, every selector" sweep \
+  --config benchmarks/continual/choice_gap_frozen_selectors.toml \
+  --out "$R/continual/choice-gap-frozen"
 step "continual choice gap analysis, frozen" "$PY" benchmarks/continual/analyze.py \
   --runs "$R/continual/choice-gap-frozen" --paper-runs "$R/continual/choice-gap-paper" \
   --seeds 0 1 2 3 4 5 6 7 8 9
