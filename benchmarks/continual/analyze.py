@@ -19,7 +19,9 @@ round-robin on ACC is larger than in the paper scenario (Welch's t-test, p < .05
 test accuracy, from the paper-scenario runs under ``--paper-runs``, ``<condition>/seed_<k>`` or
 a sweep's ``<condition>/base/seed_<k>``), read for the greedy ``oracle`` and, where it has run, the
 night-level ``oracle-night``, each against its own paper-scenario gap. The seed papers' claims
-are tested beside them, each on the same seeds (paired t-tests).
+are tested beside them, each on the same seeds (paired t-tests). Where the folder holds selectors
+(``weakest``, ``regression``, the bandits, ``random``; ``--selectors`` adds your own), a table
+sets each against round-robin and ``oracle-night`` (paired t, Holm-adjusted over the selectors).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ VARIANTS = {
 """Each sampler's folder in the sweep (``base``: the preset's Gaussian); ``cvae-hard-targets``
 is the cvae with hard labels for every replayed sample (default_frozen_cvae_targets.toml)."""
 SCHEDULES = {
-    "gaussian": CONDITIONS + EXTRA_SELECTORS, "cvae": REPLAYING, "cvae-repulsion": REPLAYING, "recall": REPLAYING,
+    "gaussian": CONDITIONS + EXTRA_SELECTORS, "cvae": REPLAYING, "cvae-repulsion": REPLAYING,
+    "recall": REPLAYING,
     "cvae-hard-targets": ("generative",),
 }  # fmt: skip
 """The conditions each sampler's grid runs (a group never run is not listed as waiting)."""
@@ -335,13 +338,14 @@ def selector_table(groups: dict, selectors: tuple[str, ...] = SELECTORS) -> dict
         room_text, above = f"{text(gap)} (no spread: exact)", bool(gap.mean() > 0)
     else:
         test = paired_t(top_acc, rr_acc)
-        room_text, above = f"{text(gap)}, {paper_style(test)}", bool(gap.mean() > 0 and test.p < ALPHA)
+        room_text = f"{text(gap)}, {paper_style(test)}"
+        above = bool(gap.mean() > 0 and test.p < ALPHA)
     room = float(gap.mean()) if above else None
     rows = []
     for selector in present:
         acc = last(groups[(selector, "gaussian")], "acc")
-        row = {"condition": selector, "acc": acc.tolist(),
-               "share_of_ceiling": float(acc.mean() - rr_acc.mean()) / room if room else None}  # fmt: skip
+        share = float(acc.mean() - rr_acc.mean()) / room if room else None
+        row = {"condition": selector, "acc": acc.tolist(), "share_of_ceiling": share}
         for key, reference in (("vs_round_robin", rr_acc), ("vs_ceiling", top_acc)):
             test = paired_t(acc, reference)
             row[key] = {"difference": float((acc - reference).mean()),
@@ -458,9 +462,9 @@ def analyse(runs: Path, paper_runs: Path | None = None,
                 groups[(condition, sampler)] = courses
     extra = tuple(s for s in selectors if s not in SCHEDULES["gaussian"])
     for selector in extra:
-        if not group_folder(runs, selector, "gaussian", base).is_dir():
-            raise FileNotFoundError(f"--selectors {selector}: no folder "
-                                    f"{group_folder(runs, selector, 'gaussian', base)}")  # fmt: skip
+        folder = group_folder(runs, selector, "gaussian", base)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--selectors {selector}: no folder {folder}")
         courses = load_group(runs, selector, "gaussian", seeds, base)
         if courses is None:
             waiting.append(f"{selector}/{base}")
