@@ -290,3 +290,21 @@ def test_selectors_against_round_robin_and_the_night_level_ceiling(tmp_path, loa
     (runs / "oracle-night").rename(tmp_path / "away")
     assert module.analyse(runs, None, SEEDS)["selectors"] is None
     assert "Selectors against round-robin: not run" in (runs / "continual.md").read_text()
+
+
+def test_a_selector_identical_to_round_robin_on_every_seed_does_not_stop_the_table(
+    tmp_path, load_script
+):
+    """Regression: a selector whose ACC equals round-robin's on every seed (both at chance, say)
+    gave a paired t of NaN, and Holm's correction refused it, stopping the whole analysis."""
+    module = load_script("benchmarks/continual/analyze.py")
+    runs = tmp_path / "ci"
+    _sweep(runs, {("round-robin", "base"): 0.3, ("oracle-night", "base"): 0.6,
+                  ("random", "base"): 0.3})  # fmt: skip
+    for seed, kept in zip(SEEDS, (0.44, 0.45, 0.46), strict=True):
+        _write_run(runs / "weakest" / "base" / f"seed_{seed}", "weakest", seed, kept)
+    rows = {r["condition"]: r for r in module.analyse(runs, None, SEEDS)["selectors"]["rows"]}
+    same = rows["random"]["vs_round_robin"]
+    assert same["difference"] == 0 and same["p"] == 1.0 and same["p_holm"] == 1.0
+    assert "no spread" in same["text"]
+    assert rows["weakest"]["vs_round_robin"]["p"] < 0.05

@@ -333,30 +333,42 @@ def selector_table(groups: dict, selectors: tuple[str, ...] = SELECTORS) -> dict
     if rr is None or top is None or not present:
         return None
     rr_acc, top_acc = last(rr, "acc"), last(top, "acc")
-    gap = top_acc - rr_acc
-    if np.ptp(gap) == 0:
-        room_text, above = f"{text(gap)} (no spread: exact)", bool(gap.mean() > 0)
-    else:
-        test = paired_t(top_acc, rr_acc)
-        room_text = f"{text(gap)}, {paper_style(test)}"
-        above = bool(gap.mean() > 0 and test.p < ALPHA)
-    room = float(gap.mean()) if above else None
+    ceiling = _paired_gap(top_acc, rr_acc)
+    above = ceiling["difference"] > 0 and ceiling["p"] < ALPHA
+    room = ceiling["difference"] if above else None
     rows = []
     for selector in present:
         acc = last(groups[(selector, "gaussian")], "acc")
         share = float(acc.mean() - rr_acc.mean()) / room if room else None
         row = {"condition": selector, "acc": acc.tolist(), "share_of_ceiling": share}
         for key, reference in (("vs_round_robin", rr_acc), ("vs_ceiling", top_acc)):
-            test = paired_t(acc, reference)
-            row[key] = {"difference": float((acc - reference).mean()),
-                        "text": f"{text(acc - reference)}, {paper_style(test)}",
-                        "t": test.statistic, "p": test.p}  # fmt: skip
+            row[key] = _paired_gap(acc, reference)
         rows.append(row)
     for key in ("vs_round_robin", "vs_ceiling"):
         for row, adjusted in zip(rows, holm([r[key]["p"] for r in rows]), strict=True):
             row[key]["p_holm"] = adjusted
-    return {"round_robin": text(rr_acc), "ceiling": text(top_acc), "ceiling_gain": room_text,
-            "ceiling_above_round_robin": above, "rows": rows}  # fmt: skip
+    return {"round_robin": text(rr_acc), "ceiling": text(top_acc),
+            "ceiling_gain": ceiling["text"], "ceiling_above_round_robin": above,
+            "rows": rows}  # fmt: skip
+
+
+def _paired_gap(a: np.ndarray, b: np.ndarray) -> dict:
+    """a − b over seeds with its paired t-test; a gap without spread is compared exactly.
+
+    A constant difference leaves the t-test undefined (scipy gives NaN for a zero one, which
+    Holm's correction refuses): equal on every seed is p = 1, a constant non-zero gap p = 0.
+    """
+    difference = a - b
+    if np.ptp(difference) == 0:
+        equal = bool(difference[0] == 0)
+        t = 0.0 if equal else float(np.sign(difference[0]) * np.inf)
+        return {"difference": float(difference.mean()),
+                "text": f"{text(difference)} (no spread: exact)",
+                "t": t, "p": 1.0 if equal else 0.0}  # fmt: skip
+    test = paired_t(a, b)
+    return {"difference": float(difference.mean()),
+            "text": f"{text(difference)}, {paper_style(test)}",
+            "t": test.statistic, "p": test.p}  # fmt: skip
 
 
 def selector_lines(table: dict | None) -> list[str]:
