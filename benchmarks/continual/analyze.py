@@ -461,9 +461,14 @@ def analyse(runs: Path, paper_runs: Path | None = None,
         raise ValueError(f"base must name one folder of the sweep (e.g. 'base'), got {base!r}")
     out = runs if out is None else out
     out.mkdir(parents=True, exist_ok=True)
+    extra = tuple(s for s in selectors if s not in SCHEDULES["gaussian"])
+    for selector in extra:  # a user's selector is asked for by name: its folder must exist
+        folder = group_folder(runs, selector, "gaussian", base)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--selectors {selector}: no folder {folder}")
     groups, waiting = {}, []
     for sampler in SAMPLERS:
-        for condition in SCHEDULES[sampler]:
+        for condition in SCHEDULES[sampler] + (extra if sampler == "gaussian" else ()):
             optional = (condition, sampler) in OPTIONAL
             if optional and not group_folder(runs, condition, sampler, base).is_dir():
                 continue
@@ -472,16 +477,6 @@ def analyse(runs: Path, paper_runs: Path | None = None,
                 waiting.append(f"{condition}/{variant_of(sampler, base)}")
             else:
                 groups[(condition, sampler)] = courses
-    extra = tuple(s for s in selectors if s not in SCHEDULES["gaussian"])
-    for selector in extra:
-        folder = group_folder(runs, selector, "gaussian", base)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"--selectors {selector}: no folder {folder}")
-        courses = load_group(runs, selector, "gaussian", seeds, base)
-        if courses is None:
-            waiting.append(f"{selector}/{base}")
-        else:
-            groups[(selector, "gaussian")] = courses
     gaps = {c: paper_oracle_gap(paper_runs, seeds, c) for c in ("oracle", "oracle-night")}
     checks = acceptance(groups, gaps)
     seed_claims = claims(groups)
