@@ -58,10 +58,15 @@ BRANCH_POLICIES = ("none", "round-robin", "weakest", "oracle")
 
 def branch_night(env: ReplaySelectionEnv, policy: str, seed: int, key: str) -> float:
     """``key`` accuracy after one night of ``policy`` on a copy of ``env`` (which is unchanged)."""
+    return float(branch_night_end(env, policy, seed)[key])
+
+
+def branch_night_end(env: ReplaySelectionEnv, policy: str, seed: int) -> dict:
+    """``info["night_end"]`` after one night of ``policy`` on a copy of ``env`` (unchanged)."""
     env = copy.deepcopy(env)
     if policy == "none":
         _, _, _, _, info = env.end_night()
-        return float(info["night_end"][key])
+        return info["night_end"]
     obs, info = env._observation(), env._info()
     selector = None
     if policy != "round-robin":
@@ -73,7 +78,7 @@ def branch_night(env: ReplaySelectionEnv, policy: str, seed: int, key: str) -> f
         if selector is not None:
             selector.observe(action, reward, obs, info)
         if "night_end" in info:
-            return float(info["night_end"][key])
+            return info["night_end"]
     raise RuntimeError("the night did not end")
 
 
