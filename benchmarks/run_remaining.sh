@@ -277,6 +277,11 @@ for preset in default fashion-mnist; do
     --runs "$R/paper/$preset"
 done
 
+# Issue 8 §1: the greedy oracle's night-1 gain on held-out validation images (calibration seeds
+# 100-109; registered in benchmarks/calibration/oracle_holdout_registration.md).
+step "oracle night-1 gain on held-out validation images" "$PY" \
+  benchmarks/calibration/oracle_holdout.py --branch-days 1
+
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'
   printf '  %s\n' "${failed[@]}"

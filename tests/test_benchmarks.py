@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 
 @pytest.mark.slow
@@ -398,3 +399,79 @@ def test_night_length_screen_reads_another_knob_and_other_gaps(tmp_path, load_sc
         "\n".join(json.dumps({"day": d, "val_accuracy": 0.5}) for d in range(1, 7)) + "\n")
     with pytest.raises(SystemExit, match="'lots' is not a number"):
         module.main(module.Args(runs=tmp_path, knob=knob, gaps=gaps))
+
+
+def _splits_with_val(n_classes, val_per_class):
+    from replay_gym.data.splits import assemble_splits
+
+    def images(n, c, offset):  # pixel value = position in the class's stream (+ offset)
+        return torch.stack([torch.full((3, 8, 8), offset + i + 10 * c, dtype=torch.uint8)
+                            for i in range(n)])  # fmt: skip
+
+    per_class = [(images(2, c, 0), images(val_per_class, c, 0), images(1, c, 200))
+                 for c in range(n_classes)]  # fmt: skip
+    return assemble_splits([f"c{c}" for c in range(n_classes)], per_class)
+
+
+def test_oracle_holdout_scores_the_first_images_and_holds_out_a_disjoint_range(load_script):
+    module = load_script("benchmarks/calibration/oracle_holdout.py")
+    data = _splits_with_val(n_classes=2, val_per_class=8)
+    split = module.probe_and_held_out(data, probe=3, held_out=(5, 8))
+    assert split.val_labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert split.val_images[:, 0, 0, 0].tolist() == [0, 1, 2, 10, 11, 12]
+    assert split.test_labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert split.test_images[:, 0, 0, 0].tolist() == [5, 6, 7, 15, 16, 17]
+    assert torch.equal(split.train_images, data.train_images)
+    with pytest.raises(ValueError, match="probe <= held-out start"):
+        module.probe_and_held_out(data, probe=6, held_out=(5, 8))
+    with pytest.raises(ValueError, match="class 0 has 8 validation images, needs 9"):
+        module.probe_and_held_out(data, probe=3, held_out=(5, 9))
+
+
+def test_oracle_holdout_pairs_the_gaps_over_seeds(load_script):
+    module = load_script("benchmarks/calibration/oracle_holdout.py")
+
+    def cell(seed, probe, oracle_probe, oracle_held):
+        night = {"none": {"probe": 0.3, "held_out": 0.3},
+                 "round-robin": {"probe": 0.4, "held_out": 0.4},
+                 "weakest": {"probe": 0.4, "held_out": 0.4},
+                 "oracle": {"probe": oracle_probe, "held_out": oracle_held}}  # fmt: skip
+        return {"seed": seed, "probe": probe, "branches": {"1": night}}
+
+    cells = [cell(0, 60, 0.5, 0.45), cell(1, 60, 0.6, 0.42),
+             cell(0, 130, 0.5, 0.48), cell(1, 130, 0.55, 0.47)]  # fmt: skip
+    result = module.evaluate(cells, [0, 1], [60, 130])
+    oracle60 = next(r for r in result["rows"] if r["policy"] == "oracle" and r["probe"] == 60)
+    assert oracle60["probe_gap"]["per_seed"] == pytest.approx([0.1, 0.2])
+    assert oracle60["held_out_gap"]["per_seed"] == pytest.approx([0.05, 0.02])
+    assert oracle60["probe_minus_held_out"]["mean"] == pytest.approx(0.115)
+    assert oracle60["probe_minus_held_out"]["df"] == 1
+    weakest = next(r for r in result["rows"] if r["policy"] == "weakest")
+    assert weakest["probe_minus_held_out"]["p"] is None  # no spread: no t
+    larger = next(c for c in result["comparisons"] if c["policy"] == "oracle")
+    assert (larger["larger"], larger["smaller"]) == (130, 60)
+    assert larger["per_seed"] == pytest.approx([0.03, 0.05])
+    text = module.markdown(result, "header")
+    assert "| 1 | oracle | 60 | +0.150 ± 0.050 | +0.035 ± 0.015 |" in text
+
+
+@pytest.mark.slow
+def test_oracle_holdout_runs_resumes_and_refuses_bad_ranges(tmp_path, load_script, monkeypatch):
+    module = load_script("benchmarks/calibration/oracle_holdout.py")
+    args = dict(preset="smoke", seeds=(0,), probe_sizes=(5, 10), held_out=(10, 20),
+                branch_days=(1,), out=tmp_path, override=("samples_per_class=6",))  # fmt: skip
+    result = module.main(**args)
+    cell = json.loads((tmp_path / "seed_0_probe_5.json").read_text())
+    assert set(cell["branches"]["1"]) == {"none", "round-robin", "weakest", "oracle"}
+    assert [(r["policy"], r["probe"]) for r in result["rows"]] == [
+        ("weakest", 5), ("weakest", 10), ("oracle", 5), ("oracle", 10)]
+    table = (tmp_path / "oracle_holdout.md").read_text()
+    assert "held-out: validation-stream images 10-19" in table
+
+    def fail(*_):
+        raise AssertionError("a finished cell was run again")
+
+    monkeypatch.setattr(module, "branches", fail)
+    assert module.main(**args) == result  # every cell reused
+    with pytest.raises(ValueError, match="two numbers"):
+        module.main(**{**args, "held_out": (10,)})
