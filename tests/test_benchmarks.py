@@ -452,7 +452,10 @@ def test_oracle_holdout_pairs_the_gaps_over_seeds(load_script):
     assert (larger["larger"], larger["smaller"]) == (130, 60)
     assert larger["per_seed"] == pytest.approx([0.03, 0.05])
     text = module.markdown(result, "header")
-    assert "| 1 | oracle | 60 | +0.150 ± 0.050 | +0.035 ± 0.015 |" in text
+    assert "| 1 | oracle − round-robin | 60 | +0.150 ± 0.050 | +0.035 ± 0.015 |" in text
+    replay = next(r for r in result["rows"] if r["policy"] == "round-robin")
+    assert replay["reference"] == "none" and replay["held_out_gap"]["mean"] == pytest.approx(0.1)
+    assert [c["policy"] for c in result["comparisons"]] == ["weakest", "oracle"]
 
 
 @pytest.mark.slow
@@ -464,7 +467,8 @@ def test_oracle_holdout_runs_resumes_and_refuses_bad_ranges(tmp_path, load_scrip
     cell = json.loads((tmp_path / "seed_0_probe_5.json").read_text())
     assert set(cell["branches"]["1"]) == {"none", "round-robin", "weakest", "oracle"}
     assert [(r["policy"], r["probe"]) for r in result["rows"]] == [
-        ("weakest", 5), ("weakest", 10), ("oracle", 5), ("oracle", 10)]
+        ("round-robin", 5), ("round-robin", 10), ("weakest", 5), ("weakest", 10),
+        ("oracle", 5), ("oracle", 10)]  # fmt: skip
     table = (tmp_path / "oracle_holdout.md").read_text()
     assert "held-out: validation-stream images 10-19" in table
 

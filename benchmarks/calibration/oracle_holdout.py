@@ -49,6 +49,8 @@ from replay_gym.fidelity import round_robin_night  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "calibration" / "oracle_holdout"
 POLICIES = ("none", "round-robin", "weakest", "oracle")
+GAPS = (("round-robin", "none"), ("weakest", "round-robin"), ("oracle", "round-robin"))
+"""The compared pairs: replay against none, then each choice against round-robin."""
 
 
 def probe_and_held_out(
@@ -114,7 +116,7 @@ def _accuracies(night_end: dict) -> dict:
 
 
 def evaluate(cells: list[dict], seeds: list[int], probes: list[int]) -> dict:
-    """Policy − round-robin on the probe set and on the held-out set, per probe size and day.
+    """Each pair of :data:`GAPS` on the probe set and held out, per probe size and day.
 
     Paired over seeds: the in-sample minus held-out gap (does choosing by the probe set flatter
     the policy there?) and, with two probe sizes, the held-out gap of the larger minus the
@@ -122,36 +124,36 @@ def evaluate(cells: list[dict], seeds: list[int], probes: list[int]) -> dict:
     """
     by = {(c["seed"], c["probe"]): c for c in cells}
     days = sorted({int(d) for c in cells for d in c["branches"]})
+
+    def gaps(day: int, pair: tuple[str, str], probe: int, split: str) -> list[float]:
+        return [_gap(by[s, probe], day, *pair, split) for s in seeds]
+
     rows: list[dict] = []
     for day in days:
-        for policy in POLICIES[2:]:
+        for pair in GAPS:
             for probe in probes:
-                gaps = {
-                    split: [_gap(by[s, probe], day, policy, split) for s in seeds]
-                    for split in ("probe", "held_out")
-                }
+                scored, held = gaps(day, pair, probe, "probe"), gaps(day, pair, probe, "held_out")
                 rows.append({
-                    "day": day, "policy": policy, "probe": probe,
-                    "probe_gap": mean_sem(gaps["probe"]),
-                    "held_out_gap": mean_sem(gaps["held_out"]),
-                    "probe_minus_held_out": _paired(gaps["probe"], gaps["held_out"]),
-                })
+                    "day": day, "policy": pair[0], "reference": pair[1], "probe": probe,
+                    "probe_gap": mean_sem(scored), "held_out_gap": mean_sem(held),
+                    "probe_minus_held_out": _paired(scored, held),
+                })  # fmt: skip
     comparisons = []
     if len(probes) > 1:
         small, large = min(probes), max(probes)
         for day in days:
-            for policy in POLICIES[2:]:
-                gap = {p: [_gap(by[s, p], day, policy, "held_out") for s in seeds]
-                       for p in (small, large)}
-                comparisons.append({"day": day, "policy": policy, "larger": large,
-                                    "smaller": small,
-                                    **_paired(gap[large], gap[small])})
+            for pair in GAPS[1:]:  # round-robin and none do not read the probe set
+                comparisons.append({
+                    "day": day, "policy": pair[0], "reference": pair[1], "larger": large,
+                    "smaller": small,
+                    **_paired(gaps(day, pair, large, "held_out"), gaps(day, pair, small, "held_out")),
+                })  # fmt: skip
     return {"seeds": seeds, "probes": probes, "rows": rows, "comparisons": comparisons}
 
 
-def _gap(cell: dict, day: int, policy: str, split: str) -> float:
+def _gap(cell: dict, day: int, policy: str, reference: str, split: str) -> float:
     night = cell["branches"][str(day)]
-    return night[policy][split] - night["round-robin"][split]
+    return night[policy][split] - night[reference][split]
 
 
 def _paired(a: list[float], b: list[float]) -> dict:
@@ -173,18 +175,18 @@ def markdown(result: dict, header: str) -> str:
         return "–" if v["p"] is None else f"t({v['df']})={v['t']:.2f}, p={v['p']:.3g}"
 
     lines = [header, "",
-             "| night | policy | probe images per class | − round-robin, probe set | − round-robin, held-out | probe − held-out (paired t) |",
+             "| night | gap | probe images per class | scored images | held out | scored − held out (paired t) |",
              "|---|---|---|---|---|---|"]
     for r in result["rows"]:
         lines.append(
-            f"| {r['day']} | {r['policy']} | {r['probe']} | {ms(r['probe_gap'])} | "
+            f"| {r['day']} | {r['policy']} − {r['reference']} | {r['probe']} | {ms(r['probe_gap'])} | "
             f"{ms(r['held_out_gap'])} | {ms(r['probe_minus_held_out'])} ({tp(r['probe_minus_held_out'])}) |"
         )
     if result["comparisons"]:
-        lines += ["", "| night | policy | held-out gap: larger − smaller probe set | paired t |",
+        lines += ["", "| night | gap | held out: larger − smaller probe set | paired t |",
                   "|---|---|---|---|"]
         for c in result["comparisons"]:
-            lines.append(f"| {c['day']} | {c['policy']} | {c['larger']} − {c['smaller']}: "
+            lines.append(f"| {c['day']} | {c['policy']} − {c['reference']} | {c['larger']} − {c['smaller']}: "
                          f"{ms(c)} | {tp(c)} |")
     return "\n".join(lines) + "\n"
 
