@@ -456,6 +456,13 @@ def test_oracle_holdout_pairs_the_gaps_over_seeds(load_script):
     replay = next(r for r in result["rows"] if r["policy"] == "round-robin")
     assert replay["reference"] == "none" and replay["held_out_gap"]["mean"] == pytest.approx(0.1)
     assert [c["policy"] for c in result["comparisons"]] == ["weakest", "oracle"]
+    assert result["versus"] == []
+    other = [cell(0, 60, 0.5, 0.40), cell(1, 60, 0.6, 0.40)]  # the same seeds, another setting
+    against = module.evaluate(cells[:2], [0, 1], [60], versus=other)["versus"]
+    oracle = next(v for v in against if v["policy"] == "oracle")
+    assert oracle["per_seed"] == pytest.approx([0.05, 0.02]) and oracle["probe"] == 60
+    result["versus"], result["versus_folder"] = against, "elsewhere"
+    assert "| 1 | oracle − round-robin | 60 | +0.035 ± 0.015 |" in module.markdown(result, "h")
 
 
 @pytest.mark.slow
@@ -479,3 +486,72 @@ def test_oracle_holdout_runs_resumes_and_refuses_bad_ranges(tmp_path, load_scrip
     assert module.main(**args) == result  # every cell reused
     with pytest.raises(ValueError, match="two numbers"):
         module.main(**{**args, "held_out": (10,)})
+    with pytest.raises(ValueError, match="--versus: no cell .*seed_0_probe_5.json"):
+        module.main(**{**args, "versus": tmp_path / "other"})
+    assert module.main(**{**args, "versus": tmp_path})["versus"][0]["mean"] == 0  # itself
+
+
+def test_validation_size_pairs_each_condition_with_its_baseline_seed_by_seed(
+    tmp_path, load_script
+):
+    module = load_script("benchmarks/acceptance/validation_size.py")
+
+    def course(root, condition, variant, seed, values):
+        run = root / condition / variant / f"seed_{seed}"
+        run.mkdir(parents=True)
+        lines = [json.dumps({"day": d + 1, "test_accuracy": v}) for d, v in enumerate(values)]
+        (run / "results.jsonl").write_text("\n".join(reversed(lines)) + "\n")
+        (run / "summary.json").write_text("{}")
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    for seed, (a, b) in enumerate([((0.5, 0.7), (0.4, 0.6)), ((0.6, 0.9), (0.6, 0.7))]):
+        course(new, "weakest", "v", seed, a)
+        course(old, "weakest", "base", seed, b)
+        course(new, "round-robin", "v", seed, (0.3, 0.5))
+        course(old, "round-robin", "base", seed, (0.3, 0.5))
+    args = module.Args(runs=new, variant="v", baseline=old,
+                       conditions=("weakest", "round-robin"), seeds=(0, 1))  # fmt: skip
+    result = module.main(args)
+    weakest, robin = result["rows"]
+    assert not weakest["identical"] and robin["identical"]
+    assert weakest["mean_over_days"]["change"]["per_seed"] == pytest.approx([0.1, 0.1])
+    assert weakest["mean_over_days"]["t"] is None  # no spread in the change: no t
+    assert weakest["final"]["change"]["per_seed"] == pytest.approx([0.1, 0.2])
+    assert weakest["final"]["df"] == 1 and weakest["final"]["p"] is not None
+    text = (new / "validation_size.md").read_text()
+    assert "| round-robin | mean over days | 0.400 ± 0.000 | 0.400 ± 0.000 | identical" in text
+    assert "| weakest | final | 0.650 ± 0.050 | 0.800 ± 0.100 | +0.150 ± 0.050 (t(1)=3.00" in text
+    with pytest.raises(ValueError, match="no finished course in .*seed_2"):
+        module.compare(module.Args(runs=new, variant="v", baseline=old,
+                                   conditions=("weakest",), seeds=(2,)))  # fmt: skip
+
+
+def test_room_to_learn_tabulates_day_1_day_n_and_the_room_after_it(tmp_path, load_script):
+    module = load_script("benchmarks/calibration/room_to_learn.py")
+
+    def course(setting, seed, values, finished=True):
+        run = tmp_path / "none" / setting / f"seed_{seed}"
+        run.mkdir(parents=True)
+        lines = [json.dumps({"day": d + 1, "val_accuracy": v}) for d, v in enumerate(values)]
+        (run / "results.jsonl").write_text("\n".join(reversed(lines)) + "\n")
+        if finished:
+            (run / "summary.json").write_text("{}")
+
+    course("eps=0.01", 100, [0.3, 0.5, 0.6, 0.8])
+    course("eps=0.01", 101, [0.4, 0.6, 0.7, 0.7])
+    course("eps=0.01", 102, [0.9, 0.9, 0.9, 0.9], finished=False)  # running: left out
+    rows = module.room_rows(module.Args(runs=tmp_path, day=2))
+    assert [(r["setting"], r["seeds"]) for r in rows] == [("eps=0.01", [100, 101])]
+    assert rows[0]["day 1"]["per_seed"] == [0.3, 0.4]
+    assert rows[0]["day 2"]["mean"] == pytest.approx(0.55)
+    assert rows[0]["day 4 − day 2"]["per_seed"] == pytest.approx([0.3, 0.1])
+    text = module.main(module.Args(runs=tmp_path, day=2))
+    assert "| eps=0.01 | 100, 101 | 0.350 ± 0.050 (0.300, 0.400) |" in text
+    assert (tmp_path / "room_to_learn.md").read_text() == text
+    with pytest.raises(ValueError, match="3 days, needs 4"):
+        course("short", 100, [0.3, 0.4, 0.5])
+        module.room_rows(module.Args(runs=tmp_path, day=2))
+    with pytest.raises(ValueError, match="no 'test_accuracy'"):
+        module.room_rows(module.Args(runs=tmp_path, metric="test_accuracy", day=2))
+    with pytest.raises(ValueError, match="no finished 'generative' course"):
+        module.room_rows(module.Args(runs=tmp_path, condition="generative"))

@@ -115,14 +115,18 @@ def _accuracies(night_end: dict) -> dict:
             "held_out": float(night_end["test_accuracy"])}
 
 
-def evaluate(cells: list[dict], seeds: list[int], probes: list[int]) -> dict:
+def evaluate(
+    cells: list[dict], seeds: list[int], probes: list[int], versus: list[dict] | None = None
+) -> dict:
     """Each pair of :data:`GAPS` on the probe set and held out, per probe size and day.
 
     Paired over seeds: the in-sample minus held-out gap (does choosing by the probe set flatter
-    the policy there?) and, with two probe sizes, the held-out gap of the larger minus the
-    smaller (does scoring more images make the choice generalise better?).
+    the policy there?); with two probe sizes, the held-out gap of the larger minus the smaller
+    (does scoring more images make the choice generalise better?); with ``versus`` (another
+    setting's cells, same seeds and probe sizes), this run's held-out gap minus that one's.
     """
     by = {(c["seed"], c["probe"]): c for c in cells}
+    other = {(c["seed"], c["probe"]): c for c in versus or []}
     days = sorted({int(d) for c in cells for d in c["branches"]})
 
     def gaps(day: int, pair: tuple[str, str], probe: int, split: str) -> list[float]:
@@ -148,7 +152,18 @@ def evaluate(cells: list[dict], seeds: list[int], probes: list[int]) -> dict:
                     "smaller": small,
                     **_paired(gaps(day, pair, large, "held_out"), gaps(day, pair, small, "held_out")),
                 })  # fmt: skip
-    return {"seeds": seeds, "probes": probes, "rows": rows, "comparisons": comparisons}
+    against = []
+    if versus is not None:
+        for day in days:
+            for pair in GAPS:
+                for probe in probes:
+                    theirs = [_gap(other[s, probe], day, *pair, "held_out") for s in seeds]
+                    against.append({
+                        "day": day, "policy": pair[0], "reference": pair[1], "probe": probe,
+                        **_paired(gaps(day, pair, probe, "held_out"), theirs),
+                    })  # fmt: skip
+    return {"seeds": seeds, "probes": probes, "rows": rows, "comparisons": comparisons,
+            "versus": against}  # fmt: skip
 
 
 def _gap(cell: dict, day: int, policy: str, reference: str, split: str) -> float:
@@ -159,7 +174,7 @@ def _gap(cell: dict, day: int, policy: str, reference: str, split: str) -> float
 def _paired(a: list[float], b: list[float]) -> dict:
     diff = np.subtract(a, b)
     out = mean_sem(diff)
-    if len(diff) > 1 and np.ptp(diff) > 0:
+    if len(diff) > 1 and np.ptp(diff) > 1e-12:  # spread, not rounding
         t = stats.ttest_rel(a, b)
         out.update(t=float(t.statistic), df=len(diff) - 1, p=float(t.pvalue))
     else:
@@ -188,6 +203,13 @@ def markdown(result: dict, header: str) -> str:
         for c in result["comparisons"]:
             lines.append(f"| {c['day']} | {c['policy']} − {c['reference']} | {c['larger']} − {c['smaller']}: "
                          f"{ms(c)} | {tp(c)} |")
+    if result.get("versus"):
+        lines += ["", f"Held-out gaps of this run minus those of `{result['versus_folder']}`:",
+                  "", "| night | gap | probe images per class | this − that | paired t |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for v in result["versus"]:
+            lines.append(f"| {v['day']} | {v['policy']} − {v['reference']} | {v['probe']} | "
+                         f"{ms(v)} | {tp(v)} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -200,6 +222,7 @@ def main(
     out: Path = RESULTS,
     override: tuple[str, ...] = (),
     threads: int = 1,
+    versus: Path | None = None,
 ) -> dict:
     """Run (or reuse) every (seed, probe size) cell, then write the comparison.
 
@@ -212,6 +235,8 @@ def main(
         out: Where the cells and tables go.
         override: Overrides ``KEY=JSON``, as ``gym.make`` takes them.
         threads: torch threads.
+        versus: Another run's folder (same seeds and probe sizes, another setting) to pair
+            this run's held-out gaps against.
     """
     if len(held_out) != 2:
         raise ValueError(f"--held-out takes two numbers, start and stop, got {list(held_out)}")
@@ -233,9 +258,17 @@ def main(
                 atomic_write_text(path, json.dumps(cell, indent=1))
                 print(f"seed {seed} probe {probe}: {cell['seconds']:.0f} s", flush=True)
             cells.append(json.loads(path.read_text()))
-    result = evaluate(cells, list(seeds), list(probe_sizes))
+    other = None if versus is None else [
+        _load_cell(versus / f"seed_{seed}_probe_{probe}.json")
+        for seed in seeds for probe in probe_sizes
+    ]  # fmt: skip
+    result = evaluate(cells, list(seeds), list(probe_sizes), other)
+    result["override"] = list(override)
+    if versus is not None:
+        result["versus_folder"] = str(versus)
     header = (
-        f"Preset `{preset}`, seeds {list(seeds)}; validation images scored per class: "
+        f"Preset `{preset}`{', ' + ', '.join(override) if override else ''}, seeds {list(seeds)}; "
+        "validation images scored per class: "
         f"{list(probe_sizes)}; held-out: validation-stream images {held_out[0]}-{held_out[1] - 1} "
         "of each class (no test images). Accuracy after one night from the same state."
     )
@@ -243,6 +276,13 @@ def main(
     atomic_write_text(out / "oracle_holdout.md", markdown(result, header))
     print(markdown(result, header))
     return result
+
+
+def _load_cell(path: Path) -> dict:
+    if not path.exists():
+        raise ValueError(f"--versus: no cell {path} (the other run needs the same seeds and "
+                         "probe sizes)")  # fmt: skip
+    return json.loads(path.read_text())
 
 
 if __name__ == "__main__":
