@@ -281,6 +281,24 @@ done
 # 100-109; registered in benchmarks/calibration/oracle_holdout_registration.md).
 step "oracle night-1 gain on held-out validation images" "$PY" \
   benchmarks/calibration/oracle_holdout.py --branch-days 1
+# Issue 8 §1: Adam epsilon 3e-3 as a recalibration candidate (registered in the TOML's header).
+step "epsilon 3e-3 candidate: room to learn" sweep \
+  --config benchmarks/calibration/eps_candidate_room.toml --out "$R/calibration/eps_candidate_room"
+step "epsilon 3e-3 candidate: room to learn, table" "$PY" benchmarks/calibration/room_to_learn.py \
+  --runs "$R/calibration/eps_candidate_room"
+step "epsilon 3e-3 candidate: night 1 on held-out validation images" "$PY" \
+  benchmarks/calibration/oracle_holdout.py --override learner.adam_eps=0.003 --probe-sizes 60 \
+  --branch-days 1 --out "$R/calibration/oracle_holdout/adam_eps_3e-3" \
+  --versus "$R/calibration/oracle_holdout"
+# Issue 8 §1/§4: the paper's 130 validation images per class for weakest and regression (seeds 0-4).
+step "validation size 130: weakest, regression, round-robin" sweep \
+  --config benchmarks/acceptance/validation_size.toml --out "$R/acceptance/validation_size"
+step "validation size 130: analysis" "$PY" benchmarks/acceptance/validation_size.py
+step "validation size 60, the same processor's baseline" sweep \
+  --config benchmarks/acceptance/validation_size_baseline.toml --out "$R/acceptance/validation_size"
+step "validation size: analysis on one processor" "$PY" benchmarks/acceptance/validation_size.py \
+  --baseline "$R/acceptance/validation_size" --baseline-variant data.val_per_class=60 \
+  --out-name same_processor
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'failed steps:\n'

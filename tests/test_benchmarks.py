@@ -520,10 +520,19 @@ def test_validation_size_pairs_each_condition_with_its_baseline_seed_by_seed(
     assert weakest["final"]["df"] == 1 and weakest["final"]["p"] is not None
     text = (new / "validation_size.md").read_text()
     assert "| round-robin | mean over days | 0.400 ± 0.000 | 0.400 ± 0.000 | identical" in text
+    assert "against `base`" in text
     assert "| weakest | final | 0.650 ± 0.050 | 0.800 ± 0.100 | +0.150 ± 0.050 (t(1)=3.00" in text
     with pytest.raises(ValueError, match="no finished course in .*seed_2"):
         module.compare(module.Args(runs=new, variant="v", baseline=old,
                                    conditions=("weakest",), seeds=(2,)))  # fmt: skip
+    course(new, "weakest", "v0", 0, (0.4, 0.6))  # a baseline beside the runs, another name
+    course(new, "weakest", "v0", 1, (0.6, 0.7))
+    same = module.main(module.Args(
+        runs=new, variant="v", baseline=new, baseline_variant="v0", conditions=("weakest",),
+        seeds=(0, 1), out_name="same",
+    ))
+    assert same["rows"][0]["final"] == result["rows"][0]["final"]
+    assert (new / "same.md").exists() and (new / "same.json").exists()
 
 
 def test_room_to_learn_tabulates_day_1_day_n_and_the_room_after_it(tmp_path, load_script):

@@ -35,7 +35,12 @@ class Args:
     variant: str = "data.val_per_class=130"
     """The variant folder of every condition in ``runs``."""
     baseline: Path = RESULTS / "leaderboard" / "default"
-    """The same conditions with the default's validation set (``<condition>/base/seed_<k>``)."""
+    """The same conditions with the default's validation set (``<condition>/<baseline_variant>/
+    seed_<k>``)."""
+    baseline_variant: str = "base"
+    """The variant folder of every condition in ``baseline`` (a leaderboard row: ``base``)."""
+    out_name: str = "validation_size"
+    """Name of the ``.md`` and ``.json`` written into ``runs``."""
     conditions: tuple[str, ...] = ("weakest", "regression", "round-robin")
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
 
@@ -57,7 +62,8 @@ def compare(args: Args) -> dict:
     rows = []
     for condition in args.conditions:
         new = [test_curve(args.runs / condition / args.variant / f"seed_{s}") for s in args.seeds]
-        old = [test_curve(args.baseline / condition / "base" / f"seed_{s}") for s in args.seeds]
+        old = [test_curve(args.baseline / condition / args.baseline_variant / f"seed_{s}")
+               for s in args.seeds]  # fmt: skip
         same = all(np.array_equal(a, b) for a, b in zip(new, old, strict=True))
         row: dict = {"condition": condition, "identical": same}
         for name, pick in (("mean_over_days", np.mean), ("final", lambda c: c[-1])):
@@ -83,10 +89,10 @@ def markdown(result: dict, args: Args) -> str:
         return f"{v['mean']:{sign}.3f} ± {v['sem']:.3f}"
 
     lines = [
-        f"Test accuracy, seeds {result['seeds']}: `{args.variant}` (`{args.runs}`) against the "
-        f"default's 60 validation images per class (`{args.baseline}`); paired over seeds.",
+        f"Test accuracy, seeds {result['seeds']}: `{args.variant}` (`{_short(args.runs)}`) "
+        f"against `{args.baseline_variant}` (`{_short(args.baseline)}`), paired over seeds.",
         "",
-        "| condition | measure | with the default's 60 | with the other size | change (paired t) |",
+        "| condition | measure | baseline | other size | change (paired t) |",
         "|---|---|---|---|---|",
     ]
     for row in result["rows"]:
@@ -100,11 +106,20 @@ def markdown(result: dict, args: Args) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short(path: Path) -> str:
+    """``path`` from the repository's root when it lies inside it (tables move with the repo)."""
+    try:
+        return str(path.resolve().relative_to(RESULTS.parents[1]))
+    except ValueError:
+        return str(path)
+
+
 def main(args: Args) -> dict:
     result = compare(args)
+    result["baseline"] = f"{_short(args.baseline)}/<condition>/{args.baseline_variant}"
     text = markdown(result, args)
-    atomic_write_text(args.runs / "validation_size.json", json.dumps(result, indent=1))
-    atomic_write_text(args.runs / "validation_size.md", text)
+    atomic_write_text(args.runs / f"{args.out_name}.json", json.dumps(result, indent=1))
+    atomic_write_text(args.runs / f"{args.out_name}.md", text)
     print(text)
     return result
 

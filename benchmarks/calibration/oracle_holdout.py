@@ -19,6 +19,8 @@ Usage:
     python benchmarks/calibration/oracle_holdout.py                  # seeds 100-109
     python benchmarks/calibration/oracle_holdout.py --preset smoke --seeds 0 --probe-sizes 5 \
         --held-out 5 15 --override samples_per_class=6 --out /tmp/holdout
+    python benchmarks/calibration/oracle_holdout.py --override learner.adam_eps=0.003 \
+        --probe-sizes 60 --branch-days 1 --out OTHER --versus benchmarks/results/calibration/oracle_holdout
 
 Writes ``OUT/seed_<k>_probe_<n>.json`` as each cell finishes (a rerun skips them), then
 ``OUT/oracle_holdout.json`` and ``OUT/oracle_holdout.md``.
