@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from replay_gym.analysis import load_records
 from replay_gym.atomic import atomic_write_text
 from replay_gym.cli import cli
 from replay_gym.metrics import standard_error
+from replay_gym.stats import paired_t
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -69,11 +69,11 @@ def compare(args: Args) -> dict:
         for name, pick in (("mean_over_days", np.mean), ("final", lambda c: c[-1])):
             a, b = [float(pick(c)) for c in new], [float(pick(c)) for c in old]
             diff = np.subtract(a, b)
-            test = stats.ttest_rel(a, b) if np.ptp(diff) > 1e-12 else None  # spread, not rounding
+            test = paired_t(a, b) if np.ptp(diff) > 1e-12 else None  # spread, not rounding
             row[name] = {
                 "new": _mean_sem(a), "baseline": _mean_sem(b), "change": _mean_sem(diff),
-                "t": None if test is None else float(test.statistic),
-                "p": None if test is None else float(test.pvalue), "df": len(diff) - 1,
+                "t": None if test is None else test.statistic,
+                "p": None if test is None else test.p, "df": len(diff) - 1,
             }  # fmt: skip
         rows.append(row)
     return {"seeds": list(args.seeds), "variant": args.variant, "rows": rows}

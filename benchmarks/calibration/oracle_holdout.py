@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from acceptance import _parse_setting, branch_night_end, mean_sem  # noqa: E402
@@ -48,6 +47,7 @@ from replay_gym.config import preset as preset_config  # noqa: E402
 from replay_gym.data.splits import ImageSplits  # noqa: E402
 from replay_gym.envs.replay_select import ReplaySelectionEnv  # noqa: E402
 from replay_gym.fidelity import round_robin_night  # noqa: E402
+from replay_gym.stats import paired_t  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "calibration" / "oracle_holdout"
 POLICIES = ("none", "round-robin", "weakest", "oracle")
@@ -177,8 +177,8 @@ def _paired(a: list[float], b: list[float]) -> dict:
     diff = np.subtract(a, b)
     out = mean_sem(diff)
     if len(diff) > 1 and np.ptp(diff) > 1e-12:  # spread, not rounding
-        t = stats.ttest_rel(a, b)
-        out.update(t=float(t.statistic), df=len(diff) - 1, p=float(t.pvalue))
+        test = paired_t(a, b)
+        out.update(t=test.statistic, df=len(diff) - 1, p=test.p)
     else:
         out.update(t=None, df=len(diff) - 1, p=None)
     return out
